@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine:
+#   make docs   build the site into _build/html (creates .venv, installs what it needs)
+#   make test   run the test suite in the same environment
+# Fast mode: SCHEDTUTOR_DELAY=0.2 make docs.  Cache mode: SCHEDTUTOR_EXECUTION=cache make docs.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SPHINXOPTS ?= -nW --keep-going
+HTML   := _build/html
+
+.PHONY: docs test lint bench clean dot chromium venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "make: installing schedtutor[docs,test] into $(VENV) ..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[docs,test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+# graphviz's `dot` draws the task graphs; install it with apt-get where we can.
+dot:
+	@command -v dot >/dev/null 2>&1 || ./.ci/install-system-packages graphviz || { \
+	  echo "make: graphviz's 'dot' is missing: run 'sudo apt-get install graphviz' (Debian/Ubuntu) or 'brew install graphviz' (macOS), then try again" >&2; exit 1; }
+
+# Debian's Chromium drives the browser test of the built site.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ./.ci/install-system-packages chromium || { \
+	  echo "make: Chromium is missing: run 'sudo apt-get install chromium' for the browser test, then try again" >&2; exit 1; }
+
+docs: $(STAMP) dot
+	$(PY) -m sphinx $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
+	@echo "make: the site is in $(HTML)/index.html"
+
+test: $(STAMP) dot chromium
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf _build .jupyter_cache

@@ -1,0 +1,39 @@
+"""schedtutor: time, trace and predict how Dask's schedulers run a graph.
+
+The library behind the schedtutor tutorial.  It rebuilds the old "Dask
+Schedulers" experiment -- four slow delayed ops combined as
+``(1 + 3) * (2 - 4) / 3.5`` -- and gives you the tools to run it, or your own
+graph, under every scheduler and see why each took what it took.
+
+>>> from schedtutor import slow_arithmetic, run
+>>> run(slow_arithmetic(delay=0.001), "sync").result
+-2.2857142857142856
+"""
+
+from __future__ import annotations
+
+from schedtutor.environment import Environment, environment
+from schedtutor.ops import WORK_KINDS, add, div, mul, slow_arithmetic, sub
+from schedtutor.schedulers import aliases, local_cluster, open_scheduler, resolve, use
+from schedtutor.timing import Comparison, Run, Timing, compare, run
+
+__all__ = [
+    "WORK_KINDS",
+    "Comparison",
+    "Environment",
+    "Run",
+    "Timing",
+    "add",
+    "aliases",
+    "compare",
+    "div",
+    "environment",
+    "local_cluster",
+    "mul",
+    "open_scheduler",
+    "resolve",
+    "run",
+    "slow_arithmetic",
+    "sub",
+    "use",
+]

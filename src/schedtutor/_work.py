@@ -1,0 +1,95 @@
+"""The task functions behind :mod:`schedtutor.ops`, kept importable on purpose.
+
+These are the functions that actually run inside Dask's workers.  They live in
+an importable module, so the processes and distributed schedulers pickle them
+by reference, and everything they need -- the delay and the kind of work -- is
+an argument of the task, not a global of the parent process (a spawned worker
+process never sees the parent's globals or environment changes).
+
+Their names (``add``, ``sub``, ``mul``, ``div``) become the prefixes of the
+task keys, so a task graph reads ``add-3f2a...`` rather than ``_add-...``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from schedtutor import sleeplock
+
+#: Kinds of work a slow op can do, with what each does to the GIL.
+WORK_KINDS: dict[str, str] = {
+    "sleeplock": "time.sleep while holding one lock per process (the old notebook)",
+    "sleep": "plain time.sleep, which releases the GIL",
+    "python": "a pure-Python loop that holds the GIL",
+    "numpy": "NumPy ufuncs on a large array, which release the GIL",
+}
+
+_NUMPY_SIZE = 1 << 18
+
+
+def do_work(seconds: float, work: str) -> None:
+    """Spend ``seconds`` doing work of kind ``work`` (one of :data:`WORK_KINDS`).
+
+    CPU work is measured in this thread's CPU time, not wall time: two threads
+    that share the GIL each still do ``seconds`` of work, so together they take
+    twice as long -- which is exactly what the lesson wants to show.
+    """
+    if seconds <= 0:
+        return
+    if work == "sleeplock":
+        sleeplock.sleep(seconds)
+    elif work == "sleep":
+        time.sleep(seconds)
+    elif work == "python":
+        _python_work(seconds)
+    elif work == "numpy":
+        _numpy_work(seconds)
+    else:  # validated before the task was built; a guard for direct callers
+        raise ValueError(f"unknown work kind {work!r}; expected one of {', '.join(WORK_KINDS)}")
+
+
+def _python_work(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    total = 0
+    while time.thread_time() < end:
+        for i in range(2000):
+            total += i * i % 7
+
+
+def _numpy_work(seconds: float) -> None:
+    values = np.linspace(0.0, 1.0, _NUMPY_SIZE)
+    out = np.empty_like(values)
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        np.sqrt(values, out=out)
+        np.sin(out, out=out)
+
+
+def add(x: float, y: float, delay: float, work: str) -> float:
+    """Work for ``delay`` seconds, then return ``x + y``."""
+    do_work(delay, work)
+    return x + y
+
+
+def sub(x: float, y: float, delay: float, work: str) -> float:
+    """Work for ``delay`` seconds, then return ``x - y``."""
+    do_work(delay, work)
+    return x - y
+
+
+def mul(x: float, y: float, delay: float, work: str) -> float:
+    """Work for ``delay`` seconds, then return ``x * y``."""
+    do_work(delay, work)
+    return x * y
+
+
+def div(x: float, y: float, delay: float, work: str) -> float:
+    """Work for ``delay`` seconds, then return ``x / y``."""
+    do_work(delay, work)
+    return x / y
+
+
+#: The task functions above, by name; the tracer and the model recognise them.
+OPS = {"add": add, "sub": sub, "mul": mul, "div": div}

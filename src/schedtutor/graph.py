@@ -1,0 +1,70 @@
+"""Draw a task graph to a PNG or SVG file with graphviz.
+
+A thin layer over Dask's own ``visualize`` that fails with one clear line when
+the file name or the graphviz ``dot`` program is wrong, instead of a long
+traceback from inside graphviz.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from schedtutor.timing import check_collection
+
+__all__ = ["COLORS", "FORMATS", "draw_graph"]
+
+FORMATS = ("png", "svg")
+"""The image formats :func:`draw_graph` writes."""
+
+COLORS = ("order",)
+"""Ways to colour the nodes besides the plain drawing (``order``: Dask's execution order)."""
+
+MISSING_DOT = (
+    "graphviz's `dot` program is not installed; install it with "
+    "`sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
+    "or `conda install graphviz`"
+)
+
+
+def check_graph_file(filename: str | Path) -> Path:
+    """Return ``filename`` as a Path if it ends in a supported image format."""
+    path = Path(filename)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise ValueError(
+            f"cannot draw a graph to {str(filename)!r}: unknown extension "
+            f"{path.suffix or '(none)'!r}; expected one of {', '.join('.' + f for f in FORMATS)}"
+        )
+    if not path.parent.exists():
+        raise ValueError(
+            f"cannot write {str(filename)!r}: folder {str(path.parent)!r} does not exist"
+        )
+    return path
+
+
+def draw_graph(obj: Any, filename: str | Path, color: str | None = None) -> Path:
+    """Write the task graph of ``obj`` to ``filename`` (``.png`` or ``.svg``) and return its path.
+
+    ``color="order"`` colours each task by the order Dask's local scheduler
+    will run it in.
+
+    >>> import tempfile, pathlib
+    >>> from schedtutor import slow_arithmetic
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> draw_graph(slow_arithmetic(delay=0), folder / "graph.svg").stat().st_size > 0
+    True
+    """
+    check_collection(obj)
+    path = check_graph_file(filename)
+    if color is not None and color not in COLORS:
+        raise ValueError(f"unknown color {color!r}; expected one of {', '.join(COLORS)} or None")
+    if shutil.which("dot") is None:
+        raise RuntimeError(MISSING_DOT)
+    options: dict[str, Any] = {"color": color} if color else {}
+    try:
+        obj.visualize(filename=str(path), **options)
+    except PermissionError:
+        raise ValueError(f"cannot write {str(filename)!r}: permission denied") from None
+    return path

@@ -1,0 +1,326 @@
+"""Name, choose and open Dask's schedulers.
+
+Dask runs a graph with one of four schedulers.  Three are *local*: they live in
+the calling process and run tasks in it (``sync``), in a pool of threads
+(``threads``) or in a pool of spawned worker processes (``processes``).  The
+fourth, ``distributed``, sends tasks to the workers of a
+:class:`distributed.Client` -- here a :func:`local_cluster` on 127.0.0.1, or a
+real cluster reached by its address.
+
+Every name Dask accepts is an *alias* of one of these four.  The table comes
+from Dask itself (``dask.base.named_schedulers``) plus the two names that need
+a client, so a new alias in a future Dask is accepted here without an edit:
+
+>>> resolve("Threading")
+'threads'
+>>> resolve("single-threaded")
+'sync'
+
+Options are checked before anything starts, against what each scheduler
+really has: ``num_workers`` and ``chunksize`` for the pools of threads and
+processes; ``n_workers``, ``threads_per_worker``, ``processes`` and
+``dashboard`` for a local cluster; ``address`` (and ``timeout``) or ``client``
+for an existing one; ``optimize_graph`` for any compute.  A bad name, option
+or value raises one ``ValueError``/``TypeError`` that says what is accepted.
+
+:func:`open_scheduler` is the one place that starts and stops what a
+scheduler needs; timing, tracing and the CLI all go through it, so a cluster
+or pool is always closed, even on an error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask
+from dask.base import compute as dask_compute
+
+__all__ = [
+    "CANONICAL",
+    "Scheduler",
+    "aliases",
+    "check_options",
+    "local_cluster",
+    "open_scheduler",
+    "resolve",
+    "use",
+]
+
+CANONICAL = ("sync", "threads", "processes", "distributed")
+"""The canonical scheduler names, in the order the lessons introduce them."""
+
+_DISTRIBUTED_ALIASES = ("distributed", "dask.distributed")
+
+_POOL_OPTIONS = ("num_workers", "chunksize")
+_CLUSTER_OPTIONS = ("n_workers", "threads_per_worker", "processes", "dashboard")
+_REMOTE_OPTIONS = ("address", "timeout", "client")
+
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "sync": ("optimize_graph",),
+    "threads": (*_POOL_OPTIONS, "optimize_graph"),
+    "processes": (*_POOL_OPTIONS, "optimize_graph"),
+    "distributed": (*_CLUSTER_OPTIONS, *_REMOTE_OPTIONS, "optimize_graph"),
+}
+"""The options each canonical scheduler accepts."""
+
+_ADDRESS = re.compile(r"^(?:(tcp|tls|ws|wss)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
+
+
+def aliases() -> dict[str, str]:
+    """Return every scheduler name Dask accepts, mapped to its canonical name.
+
+    >>> table = aliases()
+    >>> table["multiprocessing"], table["dask.distributed"]
+    ('processes', 'distributed')
+    """
+    from dask.base import named_schedulers
+
+    table: dict[str, str] = {}
+    for name, get in named_schedulers.items():
+        same = [c for c in CANONICAL if named_schedulers.get(c) is get]
+        table[name] = same[0] if same else name
+    for name in _DISTRIBUTED_ALIASES:
+        table[name] = "distributed"
+    return dict(sorted(table.items()))
+
+
+def resolve(name: str) -> str:
+    """Return the canonical name of a Dask scheduler alias (case-insensitive).
+
+    >>> resolve("multiprocessing")
+    'processes'
+    >>> resolve("thread")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown scheduler 'thread'; expected one of: dask.distributed, ..., threads
+    """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"scheduler must be a name such as 'threads', got {type(name).__name__}: {name!r}"
+        )
+    table = aliases()
+    canonical = table.get(name.strip().lower())
+    if canonical is None:
+        raise ValueError(f"unknown scheduler {name!r}; expected one of: {', '.join(table)}")
+    return canonical
+
+
+def _positive_int(option: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{option} must be a whole number >= 1, got {value!r}")
+
+
+def check_options(scheduler: str, options: Mapping[str, Any]) -> str:
+    """Check ``options`` for ``scheduler``; return the canonical scheduler name.
+
+    >>> check_options("processes", {"chunksize": 1})
+    'processes'
+    >>> check_options("sync", {"chunksize": 1})
+    Traceback (most recent call last):
+    ...
+    ValueError: option 'chunksize' does not apply to the sync scheduler; it accepts: optimize_graph
+    """
+    canonical = resolve(scheduler)
+    accepted = OPTIONS[canonical]
+    for option, value in options.items():
+        if option not in accepted:
+            raise ValueError(
+                f"option {option!r} does not apply to the {canonical} scheduler; "
+                f"it accepts: {', '.join(accepted)}"
+            )
+        if option in ("num_workers", "chunksize", "n_workers", "threads_per_worker"):
+            _positive_int(option, value)
+        elif option in ("processes", "dashboard", "optimize_graph"):
+            if not isinstance(value, bool):
+                raise TypeError(f"{option} must be True or False, got {value!r}")
+        elif option == "timeout":
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"timeout must be a number of seconds > 0, got {value!r}")
+        elif option == "address":
+            _check_address(value)
+        elif option == "client":
+            _check_client(value)
+    remote = [o for o in ("address", "client") if o in options]
+    local = [o for o in _CLUSTER_OPTIONS if o in options]
+    if len(remote) > 1 or (remote and local):
+        raise ValueError(
+            f"give either a cluster to start ({', '.join(_CLUSTER_OPTIONS)}) or one to use "
+            f"(address or client), not {' and '.join(remote + local)}"
+        )
+    if "timeout" in options and "address" not in options:
+        raise ValueError("timeout applies only with address='tcp://host:port'")
+    return canonical
+
+
+def _check_address(address: object) -> None:
+    if not isinstance(address, str) or not _ADDRESS.match(address.strip()):
+        raise ValueError(
+            f"malformed scheduler address {address!r}; expected 'tcp://host:port', "
+            "for example 'tcp://127.0.0.1:8786'"
+        )
+
+
+def _check_client(client: object) -> None:
+    from distributed import Client
+
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
+
+
+@contextmanager
+def local_cluster(
+    n_workers: int = 2,
+    threads_per_worker: int = 1,
+    processes: bool = True,
+    dashboard: bool = False,
+) -> Iterator[Any]:
+    """Start a ``distributed.LocalCluster`` on 127.0.0.1 and yield a Client of it.
+
+    Everything listens on 127.0.0.1 only: the scheduler, the workers and, when
+    ``dashboard=True``, the dashboard (on a free port).  The client and the
+    cluster are closed when the block ends, however it ends.
+
+    >>> with local_cluster(n_workers=1, processes=False) as client:
+    ...     client.submit(sum, [1, 2]).result()
+    3
+    """
+    options = {
+        "n_workers": n_workers,
+        "threads_per_worker": threads_per_worker,
+        "processes": processes,
+        "dashboard": dashboard,
+    }
+    check_options("distributed", options)
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            host="127.0.0.1",
+            protocol="tcp://",
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=processes,
+            dashboard_address="127.0.0.1:0" if dashboard else None,
+            worker_dashboard_address=None,
+            silence_logs=50,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _connect(address: str, timeout: float) -> Any:
+    from distributed import Client
+
+    try:
+        return Client(address.strip(), timeout=f"{timeout}s")
+    except (OSError, TimeoutError) as error:
+        raise ConnectionError(
+            f"could not reach a Dask scheduler at {address!r} within {timeout:g} s "
+            f"({type(error).__name__}); start one with `dask scheduler` or leave out the "
+            "address to use a local cluster"
+        ) from None
+
+
+@dataclass
+class Scheduler:
+    """An open scheduler: what :func:`open_scheduler` yields.
+
+    ``startup`` is the seconds it took to start the local cluster or connect to
+    the remote one (0 for the local schedulers, whose pools start inside each
+    compute).
+    """
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    startup: float = 0.0
+    client: Any = None
+
+    def compute(self, obj: Any) -> Any:
+        """Compute the Dask collection ``obj`` here and return its result."""
+        compute_options = {k: v for k, v in self.options.items() if k in ("optimize_graph",)}
+        if self.client is not None:
+            (result,) = dask_compute(obj, scheduler=self.client, **compute_options)
+            _wait_until_forgotten(self.client, obj.__dask_keys__())
+            return result
+        local = {k: v for k, v in self.options.items() if k in _POOL_OPTIONS}
+        (result,) = dask_compute(obj, scheduler=self.name, **local, **compute_options)
+        return result
+
+
+def _wait_until_forgotten(client: Any, keys: Any, timeout: float = 5.0) -> None:
+    """Wait until the cluster has released ``keys``, so computing again recomputes them.
+
+    ``dask.compute`` releases its futures on return, but the release reaches the
+    scheduler a moment later; a second compute of the same graph sent at once
+    would find the results still in memory and take no time at all.
+    """
+    from dask.core import flatten
+
+    wanted = set(flatten(keys))
+
+    def held(dask_scheduler: Any) -> bool:
+        return any(key in dask_scheduler.tasks for key in wanted)
+
+    deadline = time.monotonic() + timeout
+    while client.run_on_scheduler(held) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+@contextmanager
+def open_scheduler(scheduler: str, **options: Any) -> Iterator[Scheduler]:
+    """Check ``options``, start what ``scheduler`` needs, yield it, then close it.
+
+    >>> from schedtutor import slow_arithmetic
+    >>> with open_scheduler("processes", chunksize=1) as sched:
+    ...     sched.compute(slow_arithmetic(delay=0.001))
+    -2.2857142857142856
+    """
+    canonical = check_options(scheduler, options)
+    if canonical != "distributed":
+        yield Scheduler(canonical, dict(options))
+        return
+    with ExitStack() as stack:
+        started = time.perf_counter()
+        if "client" in options:
+            client = options["client"]
+        elif "address" in options:
+            client = stack.enter_context(
+                _connect(options["address"], float(options.get("timeout", 10)))
+            )
+        else:
+            cluster = {k: v for k, v in options.items() if k in _CLUSTER_OPTIONS}
+            client = stack.enter_context(local_cluster(**cluster))
+        yield Scheduler(canonical, dict(options), time.perf_counter() - started, client)
+
+
+@contextmanager
+def use(scheduler: str, **options: Any) -> Iterator[Scheduler]:
+    """Make ``scheduler`` Dask's default inside the block (``dask.config.set``).
+
+    Local options (``num_workers``, ``chunksize``) become Dask configuration;
+    for ``"distributed"`` a local cluster is started (or ``address``/``client``
+    used) and closed when the block ends.
+
+    >>> from schedtutor import slow_arithmetic
+    >>> with use("threads", num_workers=2):
+    ...     slow_arithmetic(delay=0.001).compute()
+    -2.2857142857142856
+    """
+    if "optimize_graph" in options:
+        raise ValueError(
+            "optimize_graph is an argument of compute(), not a Dask setting; "
+            "pass it to run() or compare()"
+        )
+    with open_scheduler(scheduler, **options) as opened:
+        if opened.client is not None:
+            settings: dict[str, Any] = {"scheduler": opened.client}
+        else:
+            settings = {"scheduler": opened.name, **opened.options}
+        with dask.config.set(settings):
+            yield opened

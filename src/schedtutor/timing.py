@@ -1,0 +1,249 @@
+"""Time a computation under one scheduler, or compare several side by side.
+
+:func:`run` computes a Dask collection once and reports how long the compute
+took.  For the distributed scheduler, starting (or connecting to) the cluster
+is reported apart, as ``startup``: it is paid once, not per compute.  For the
+processes scheduler the start-up of its spawn pool *is* part of every compute,
+because Dask starts a fresh pool each time -- so it stays in ``seconds``.
+
+:func:`compare` runs several configurations ``repeat`` times each and keeps
+every run; its :class:`Comparison` reports the median with the min and max,
+renders as a table in a notebook (HTML) and in Markdown, and turns into plain
+records for JSON.  A configuration is a scheduler name or a ``(name, options)``
+pair:
+
+>>> from schedtutor import slow_arithmetic
+>>> graph = slow_arithmetic(delay=0.01)
+>>> table = compare(graph, ["sync", ("threads", {"num_workers": 2})], repeat=1)
+>>> [record["label"] for record in table.to_records()]
+['sync', 'threads (num_workers=2)']
+"""
+
+from __future__ import annotations
+
+import html
+import statistics
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dask.base import is_dask_collection
+
+from schedtutor.schedulers import Scheduler, check_options, open_scheduler
+
+__all__ = ["Comparison", "Config", "Run", "Timing", "compare", "label", "parse_configs", "run"]
+
+Config = tuple[str, dict[str, Any]]
+"""A scheduler configuration: canonical name and options."""
+
+
+def check_collection(obj: object) -> None:
+    """Raise ``TypeError`` unless ``obj`` is a Dask collection."""
+    if not is_dask_collection(obj):
+        raise TypeError(
+            f"expected a Dask collection (a Delayed, dask array, dataframe or bag), "
+            f"got {type(obj).__name__}"
+        )
+
+
+def label(scheduler: str, options: Mapping[str, Any]) -> str:
+    """Return a short readable label for a configuration.
+
+    >>> label("processes", {"chunksize": 1})
+    'processes (chunksize=1)'
+    """
+    shown = {k: v for k, v in options.items() if k != "client"}
+    if not shown:
+        return scheduler
+    return f"{scheduler} ({', '.join(f'{k}={v}' for k, v in shown.items())})"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed compute: its result, its seconds, and under what it ran."""
+
+    result: Any
+    seconds: float
+    scheduler: str
+    options: dict[str, Any] = field(default_factory=dict)
+    startup: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """The configuration's readable label."""
+        return label(self.scheduler, self.options)
+
+
+def _timed(opened: Scheduler, obj: Any) -> Run:
+    started = time.perf_counter()
+    result = opened.compute(obj)
+    seconds = time.perf_counter() - started
+    return Run(result, seconds, opened.name, dict(opened.options), opened.startup)
+
+
+def run(obj: Any, scheduler: str = "threads", **options: Any) -> Run:
+    """Compute ``obj`` once under ``scheduler`` and return the timed :class:`Run`.
+
+    >>> from schedtutor import slow_arithmetic
+    >>> timed = run(slow_arithmetic(delay=0.01), "multiprocessing", chunksize=1)
+    >>> timed.scheduler, timed.result, timed.seconds > 0
+    ('processes', -2.2857142857142856, True)
+    """
+    check_collection(obj)
+    with open_scheduler(scheduler, **options) as opened:
+        return _timed(opened, obj)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Every run of one configuration in a :func:`compare`."""
+
+    scheduler: str
+    options: dict[str, Any]
+    runs: tuple[Run, ...]
+
+    @property
+    def label(self) -> str:
+        """The configuration's readable label."""
+        return label(self.scheduler, self.options)
+
+    @property
+    def seconds(self) -> float:
+        """The median compute time over the runs."""
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def startup(self) -> float:
+        """Seconds to start or reach the cluster (0 for local schedulers)."""
+        return self.runs[0].startup
+
+    def to_record(self) -> dict[str, Any]:
+        """Return this configuration as a plain dict (JSON-ready apart from ``result``)."""
+        times = [r.seconds for r in self.runs]
+        return {
+            "scheduler": self.scheduler,
+            "options": {k: v for k, v in self.options.items() if k != "client"},
+            "label": self.label,
+            "seconds": self.seconds,
+            "min": min(times),
+            "max": max(times),
+            "startup": self.startup,
+            "repeat": len(times),
+            "runs": times,
+            "result": self.runs[0].result,
+        }
+
+
+_COLUMNS = ("configuration", "median s", "min s", "max s", "cluster start s", "result")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of :func:`compare`: one :class:`Timing` per configuration."""
+
+    timings: tuple[Timing, ...]
+
+    def __getitem__(self, key: str) -> Timing:
+        """Return the timing whose label (or canonical scheduler name) is ``key``."""
+        for timing in self.timings:
+            if key in (timing.label, timing.scheduler) and (
+                key == timing.label or sum(t.scheduler == key for t in self.timings) == 1
+            ):
+                return timing
+        raise KeyError(f"no configuration {key!r}; have: {', '.join(self.labels)}")
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels of the configurations, in the order they ran."""
+        return [t.label for t in self.timings]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Return one dict per configuration (see :meth:`Timing.to_record`)."""
+        return [t.to_record() for t in self.timings]
+
+    def _rows(self) -> list[tuple[str, ...]]:
+        rows: list[tuple[str, ...]] = []
+        for r in self.to_records():
+            startup = f"{r['startup']:.2f}" if r["scheduler"] == "distributed" else ""
+            rows.append(
+                (
+                    r["label"],
+                    f"{r['seconds']:.2f}",
+                    f"{r['min']:.2f}",
+                    f"{r['max']:.2f}",
+                    startup,
+                    f"{r['result']!r}",
+                )
+            )
+        return rows
+
+    def to_markdown(self) -> str:
+        """Return the comparison as a Markdown table."""
+        lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+        lines += ["| " + " | ".join(row) + " |" for row in self._rows()]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        rows = [_COLUMNS, *self._rows()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+        return "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        )
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in _COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+            for row in self._rows()
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def parse_configs(schedulers: Iterable[str | tuple[str, Mapping[str, Any]]]) -> list[Config]:
+    """Check each configuration (a name or a ``(name, options)`` pair) before any runs.
+
+    >>> parse_configs(["threading", ("processes", {"chunksize": 1})])
+    [('threads', {}), ('processes', {'chunksize': 1})]
+    """
+    if isinstance(schedulers, str):
+        schedulers = [schedulers]
+    configs: list[Config] = []
+    for item in schedulers:
+        if isinstance(item, str):
+            name, options = item, {}
+        elif isinstance(item, Sequence) and len(item) == 2 and isinstance(item[1], Mapping):
+            name, options = item[0], dict(item[1])
+        else:
+            raise TypeError(
+                f"each scheduler must be a name or a (name, options) pair, got {item!r}"
+            )
+        configs.append((check_options(name, options), options))
+    if not configs:
+        raise ValueError("compare needs at least one scheduler")
+    return configs
+
+
+def compare(
+    obj: Any,
+    schedulers: Iterable[str | tuple[str, Mapping[str, Any]]] = ("sync", "threads", "processes"),
+    repeat: int = 3,
+) -> Comparison:
+    """Time ``obj`` under each configuration, ``repeat`` times, and return the table.
+
+    A distributed configuration starts its cluster once and runs every repeat
+    on it.  All configurations are checked before the first one runs.
+    """
+    check_collection(obj)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat must be a whole number >= 1, got {repeat!r}")
+    timings = []
+    for name, options in parse_configs(schedulers):
+        with open_scheduler(name, **options) as opened:
+            runs = tuple(_timed(opened, obj) for _ in range(repeat))
+        timings.append(Timing(name, options, runs))
+    return Comparison(tuple(timings))
