@@ -22,13 +22,24 @@ DELAY = 0.2
 FAST_DOCS_DELAY = "0.2"
 
 
+#: Helpers that multiprocessing starts once and keeps for the life of the parent process.
+LIFELONG_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
 def children() -> set[int]:
-    """Return the pids of this process's live descendants (zombies excluded)."""
+    """Return the pids of this process's live descendants.
+
+    Zombies are excluded, and so are multiprocessing's lifelong helper processes
+    (its resource tracker), which are not leaks: Python keeps one per parent.
+    """
     alive = set()
     for child in psutil.Process().children(recursive=True):
         try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                alive.add(child.pid)
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if any(helper in " ".join(child.cmdline()) for helper in LIFELONG_HELPERS):
+                continue
+            alive.add(child.pid)
         except psutil.NoSuchProcess:
             pass
     return alive

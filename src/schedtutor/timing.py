@@ -21,6 +21,7 @@ pair:
 
 from __future__ import annotations
 
+import functools
 import html
 import statistics
 import time
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dask.base import is_dask_collection
+from dask.delayed import delayed
 
 from schedtutor.schedulers import Scheduler, check_options, open_scheduler
 
@@ -75,7 +77,19 @@ class Run:
         return label(self.scheduler, self.options)
 
 
+@functools.cache
+def warm_up() -> None:
+    """Pay Dask's one-off first-compute cost (lazy imports, about 0.1-0.2 s) once, untimed.
+
+    The first compute in a process is slower than every later one for reasons that
+    have nothing to do with the scheduler being timed; without this, whichever
+    configuration runs first would look slower than it is.
+    """
+    delayed(len)([]).compute(scheduler="sync")
+
+
 def _timed(opened: Scheduler, obj: Any) -> Run:
+    warm_up()
     started = time.perf_counter()
     result = opened.compute(obj)
     seconds = time.perf_counter() - started

@@ -1,0 +1,100 @@
+"""Tests for schedtutor.schedulers: names, options, and opening and closing schedulers."""
+
+from __future__ import annotations
+
+import dask
+import pytest
+from dask.base import named_schedulers
+
+from schedtutor import aliases, local_cluster, resolve, slow_arithmetic, use
+from schedtutor.schedulers import CANONICAL, check_options, open_scheduler
+
+
+class TestResolve:
+    @pytest.mark.parametrize("name", sorted(named_schedulers))
+    def test_every_dask_alias_resolves(self, name: str) -> None:
+        """Every name in Dask's own table resolves to a canonical name that runs the same get."""
+        canonical = resolve(name)
+        assert canonical in CANONICAL
+        assert named_schedulers[canonical] is named_schedulers[name]
+
+    def test_table_is_dasks_plus_distributed(self) -> None:
+        """The accepted names are exactly Dask's table plus the two distributed names."""
+        assert set(aliases()) == set(named_schedulers) | {"distributed", "dask.distributed"}
+
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [("SYNC", "sync"), (" Threading ", "threads"), ("dask.distributed", "distributed")],
+    )
+    def test_case_and_spaces_are_ignored(self, name: str, expected: str) -> None:
+        """Names are matched case-insensitively, as Dask lower-cases them."""
+        assert resolve(name) == expected
+
+    @pytest.mark.parametrize("name", ["thread", "process", "dask", ""])
+    def test_unknown_names_list_every_accepted_name(self, name: str) -> None:
+        """An unknown name is refused with the whole list of accepted names."""
+        with pytest.raises(ValueError) as error:
+            resolve(name)
+        for accepted in aliases():
+            assert accepted in str(error.value)
+
+
+class TestOptions:
+    def test_chunksize_only_for_pools(self) -> None:
+        """chunksize is refused by the sync and distributed schedulers."""
+        check_options("processes", {"chunksize": 1})
+        for name in ("sync", "distributed"):
+            with pytest.raises(ValueError, match="does not apply"):
+                check_options(name, {"chunksize": 1})
+
+    @pytest.mark.parametrize("value", [0, -1, 1.5, "2", True])
+    def test_chunksize_must_be_positive_whole(self, value: object) -> None:
+        """chunksize <= 0 (Dask crashes on -1) and non-integers are refused."""
+        with pytest.raises(ValueError, match="chunksize must be a whole number >= 1"):
+            check_options("processes", {"chunksize": value})
+
+    def test_cluster_and_address_are_exclusive(self) -> None:
+        """A cluster to start and an address to use cannot be given together."""
+        with pytest.raises(ValueError, match="not address and n_workers"):
+            check_options("distributed", {"address": "tcp://127.0.0.1:8786", "n_workers": 2})
+
+    @pytest.mark.parametrize("address", ["localhost", "tcp://127.0.0.1", "http://x:1", 8786])
+    def test_malformed_addresses(self, address: object) -> None:
+        """An address that is not host:port is refused before any connection is tried."""
+        with pytest.raises(ValueError, match="malformed scheduler address"):
+            check_options("distributed", {"address": address})
+
+
+class TestUse:
+    def test_sets_and_restores_dasks_default(self) -> None:
+        """Inside the block Dask's configured scheduler is the chosen one; after, it is not."""
+        before = dask.config.get("scheduler", None)
+        with use("multiprocessing", chunksize=1):
+            assert dask.config.get("scheduler") == "processes"
+            assert dask.config.get("chunksize") == 1
+        assert dask.config.get("scheduler", None) == before
+
+    def test_distributed_starts_and_closes_a_cluster(self, no_leaks: None) -> None:
+        """use('distributed') computes on a local cluster and closes it afterwards."""
+        with use("distributed", n_workers=1, processes=False) as opened:
+            assert slow_arithmetic(delay=0).compute() == -2.2857142857142856
+            assert opened.client.status == "running"
+        assert opened.client.status == "closed"
+
+
+class TestLocalCluster:
+    def test_binds_loopback_and_closes(self, no_leaks: None) -> None:
+        """The cluster's scheduler and workers listen on 127.0.0.1, and all close at the end."""
+        with local_cluster(n_workers=2, threads_per_worker=1) as client:
+            info = client.scheduler_info()
+            assert info["address"].startswith("tcp://127.0.0.1:")
+            assert len(info["workers"]) == 2
+            assert all(w.startswith("tcp://127.0.0.1:") for w in info["workers"])
+        assert client.status == "closed"
+
+    def test_existing_client_is_used_not_closed(self, no_leaks: None) -> None:
+        """open_scheduler with client= computes there and leaves the client open."""
+        with local_cluster(n_workers=1, processes=False) as client:
+            with open_scheduler("distributed", client=client) as opened:
+                assert opened.compute(slow_arithmetic(delay=0)) == -2.2857142857142856
+            assert client.status == "running"

@@ -1,0 +1,107 @@
+"""Tests for schedtutor.timing: the old lesson's experiment, timed as ratios at small delays.
+
+Each timing claim is checked as a ratio of two runs measured side by side, or as
+a difference in units of the delay -- never as an absolute wall time.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from schedtutor import compare, run, slow_arithmetic
+from schedtutor.ops import EXPECTED_RESULT
+from tests.conftest import DELAY
+
+
+@pytest.fixture(scope="module")
+def sleeplock_times() -> dict[str, float]:
+    """Time the old lesson's graph (sleeplock work) under the local schedulers, 3 runs each."""
+    table = compare(
+        slow_arithmetic(delay=DELAY),
+        ["sync", "threads", "processes", ("processes", {"chunksize": 1})],
+        repeat=3,
+    )
+    return {record["label"]: record["seconds"] for record in table.to_records()}
+
+
+class TestSleeplockExperiment:
+    def test_threads_take_as_long_as_sync(self, sleeplock_times: dict[str, float]) -> None:
+        """Under the lock, threads run the four ops one after another, as sync does."""
+        ratio = sleeplock_times["threads"] / sleeplock_times["sync"]
+        assert 0.93 <= ratio <= 1.07
+
+    def test_default_processes_save_nothing(self, sleeplock_times: dict[str, float]) -> None:
+        """With chunksize 6, add and sub go to one worker process, so no delay is saved."""
+        saved = (sleeplock_times["sync"] - sleeplock_times["processes"]) / DELAY
+        assert saved < 0.25
+
+    def test_chunksize_one_saves_one_delay(self, sleeplock_times: dict[str, float]) -> None:
+        """With chunksize 1, add and sub run in two processes at once: one delay saved."""
+        saved = (sleeplock_times["processes"] - sleeplock_times["processes (chunksize=1)"]) / DELAY
+        assert 0.75 <= saved <= 1.25
+
+    def test_distributed_two_workers_take_three_delays(self, no_leaks: None) -> None:
+        """On 2 worker processes x 1 thread the graph takes three delays, not four."""
+        table = compare(
+            slow_arithmetic(delay=DELAY),
+            [("distributed", {"n_workers": 2, "threads_per_worker": 1})],
+            repeat=3,
+        )
+        timing = table["distributed"]
+        assert 2.85 <= timing.seconds / DELAY <= 3.4
+        assert timing.startup > 0
+        assert timing.runs[0].result == EXPECTED_RESULT
+
+
+class TestSleepExperiment:
+    def test_threads_save_one_delay(self) -> None:
+        """Without the lock, time.sleep releases the GIL and threads overlap add and sub."""
+        table = compare(slow_arithmetic(delay=DELAY, work="sleep"), ["sync", "threads"], repeat=3)
+        saved = (table["sync"].seconds - table["threads"].seconds) / DELAY
+        assert 0.85 <= saved <= 1.15
+
+
+class TestRun:
+    def test_reports_canonical_name_and_result(self) -> None:
+        """run() resolves the alias and returns the result with the seconds it took."""
+        timed = run(slow_arithmetic(delay=0.01), "single-threaded")
+        assert (timed.scheduler, timed.result, timed.startup) == ("sync", EXPECTED_RESULT, 0.0)
+        assert timed.seconds >= 4 * 0.01
+
+    def test_not_a_collection(self) -> None:
+        """A plain value is refused with a TypeError naming its type."""
+        with pytest.raises(TypeError, match=r"expected a Dask collection.*got int"):
+            run(42, "sync")
+
+
+class TestComparison:
+    def test_records_and_renderings(self) -> None:
+        """to_records has the documented fields; the table renders as Markdown and HTML."""
+        table = compare(slow_arithmetic(delay=0.01), ["sync", ("threads", {})], repeat=2)
+        records = table.to_records()
+        assert [r["label"] for r in records] == ["sync", "threads"]
+        for record in records:
+            assert {"scheduler", "options", "label", "seconds", "min", "max", "result"} <= set(
+                record
+            )
+            assert record["min"] <= record["seconds"] <= record["max"]
+            assert len(record["runs"]) == 2
+        json.dumps(records)
+        assert table.to_markdown().startswith("| configuration |")
+        assert "<table>" in table._repr_html_()
+        assert "sync" in str(table)
+
+    def test_all_configurations_checked_before_running(self) -> None:
+        """A bad configuration late in the list fails before the first one runs."""
+        with pytest.raises(ValueError, match="unknown scheduler 'thread'"):
+            compare(slow_arithmetic(delay=5), ["sync", "thread"])
+
+    @pytest.mark.parametrize("scheduler", ["sync", "threads", "processes", "distributed"])
+    def test_task_error_reaches_the_caller(self, scheduler: str, no_leaks: None) -> None:
+        """A task that raises surfaces the same exception type and message under every scheduler."""
+        options = {"n_workers": 1, "processes": False} if scheduler == "distributed" else {}
+        failing = slow_arithmetic(delay=0) / 0
+        with pytest.raises(ZeroDivisionError, match="division by zero"):
+            run(failing, scheduler, **options)
