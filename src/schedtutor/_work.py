@@ -12,6 +12,7 @@ task keys, so a task graph reads ``add-3f2a...`` rather than ``_add-...``.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -28,6 +29,9 @@ WORK_KINDS: dict[str, str] = {
 
 _NUMPY_SIZE = 1 << 18
 
+WORK_LOG_VARIABLE = "SCHEDTUTOR_WORK_LOG"
+"""If set, the path of a file each task appends its deliberate work to (for the benchmarks)."""
+
 
 def do_work(seconds: float, work: str) -> None:
     """Spend ``seconds`` doing work of kind ``work`` (one of :data:`WORK_KINDS`).
@@ -38,6 +42,13 @@ def do_work(seconds: float, work: str) -> None:
     """
     if seconds <= 0:
         return
+    _do_work(seconds, work)
+    log = os.environ.get(WORK_LOG_VARIABLE)
+    if log:
+        _log_work(log, seconds, work)
+
+
+def _do_work(seconds: float, work: str) -> None:
     if work == "sleeplock":
         sleeplock.sleep(seconds)
     elif work == "sleep":
@@ -48,6 +59,17 @@ def do_work(seconds: float, work: str) -> None:
         _numpy_work(seconds)
     else:  # validated before the task was built; a guard for direct callers
         raise ValueError(f"unknown work kind {work!r}; expected one of {', '.join(WORK_KINDS)}")
+
+
+def _log_work(path: str, seconds: float, work: str) -> None:
+    """Append ``end-seconds end work`` (wall-clock epoch times) to the work log at ``path``.
+
+    The benchmarks add these intervals up to find the build's *sleep floor*: the
+    seconds the lessons deliberately spend working, which no speed-up can remove.
+    """
+    end = time.time()
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(f"{end - seconds:.6f} {end:.6f} {work}\n")
 
 
 def _python_work(seconds: float) -> None:
