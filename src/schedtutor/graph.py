@@ -8,7 +8,7 @@ traceback from inside graphviz.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from schedtutor.timing import check_collection
@@ -30,6 +30,11 @@ MISSING_DOT = (
 
 def check_graph_file(filename: str | Path) -> Path:
     """Return ``filename`` as a Path if it ends in a supported image format."""
+    if not isinstance(filename, str | PurePath):
+        raise TypeError(
+            f"filename must be a str or a Path ending in .png or .svg, "
+            f"got {type(filename).__name__}: {filename!r}"
+        )
     path = Path(filename)
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in FORMATS:
@@ -37,10 +42,12 @@ def check_graph_file(filename: str | Path) -> Path:
             f"cannot draw a graph to {str(filename)!r}: unknown extension "
             f"{path.suffix or '(none)'!r}; expected one of {', '.join('.' + f for f in FORMATS)}"
         )
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise ValueError(
-            f"cannot write {str(filename)!r}: folder {str(path.parent)!r} does not exist"
+            f"cannot write {str(filename)!r}: {str(path.parent)!r} is not an existing folder"
         )
+    if path.is_dir():
+        raise ValueError(f"cannot write {str(filename)!r}: it is a folder")
     return path
 
 
@@ -65,6 +72,7 @@ def draw_graph(obj: Any, filename: str | Path, color: str | None = None) -> Path
     options: dict[str, Any] = {"color": color} if color else {}
     try:
         obj.visualize(filename=str(path), **options)
-    except PermissionError:
-        raise ValueError(f"cannot write {str(filename)!r}: permission denied") from None
+    except OSError as error:  # permission denied, read-only file system, ...
+        reason = error.strerror or type(error).__name__
+        raise ValueError(f"cannot write {str(filename)!r}: {reason.lower()}") from None
     return path

@@ -30,9 +30,11 @@ or pool is always closed, even on an error or Ctrl-C.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,6 +128,11 @@ def check_options(scheduler: str, options: Mapping[str, Any]) -> str:
     ValueError: option 'chunksize' does not apply to the sync scheduler; it accepts: optimize_graph
     """
     canonical = resolve(scheduler)
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"options must be a mapping such as {{'chunksize': 1}}, got {type(options).__name__}: "
+            f"{options!r}"
+        )
     accepted = OPTIONS[canonical]
     for option, value in options.items():
         if option not in accepted:
@@ -139,8 +146,12 @@ def check_options(scheduler: str, options: Mapping[str, Any]) -> str:
             if not isinstance(value, bool):
                 raise TypeError(f"{option} must be True or False, got {value!r}")
         elif option == "timeout":
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"timeout must be a number of seconds > 0, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value < float("inf")
+            ):
+                raise ValueError(f"timeout must be a finite number of seconds > 0, got {value!r}")
         elif option == "address":
             _check_address(value)
         elif option == "client":
@@ -158,7 +169,8 @@ def check_options(scheduler: str, options: Mapping[str, Any]) -> str:
 
 
 def _check_address(address: object) -> None:
-    if not isinstance(address, str) or not _ADDRESS.match(address.strip()):
+    match = _ADDRESS.match(address.strip()) if isinstance(address, str) else None
+    if match is None or not 1 <= int(match.group(3)) <= 65535:
         raise ValueError(
             f"malformed scheduler address {address!r}; expected 'tcp://host:port', "
             "for example 'tcp://127.0.0.1:8786'"
@@ -214,16 +226,71 @@ def local_cluster(
         yield client
 
 
+async def _handshake(address: str, timeout: float) -> None:
+    """Connect to ``address`` and exchange Dask's handshake, all within ``timeout`` seconds.
+
+    Dask's own ``connect`` bounds the TCP connect by its timeout but not the
+    handshake after it (distributed PR #7698), so a listener that accepts and
+    never answers -- a dashboard, a web server, a stuck process -- hangs a
+    ``Client`` for ever.  This probe bounds both and closes what it opened.
+    """
+    from distributed.comm.addressing import parse_address
+    from distributed.comm.registry import get_backend
+
+    scheme, location = parse_address(address)
+    connector = get_backend(scheme).get_connector()
+    deadline = time.monotonic() + timeout
+    while True:  # retry a refused connection until the deadline, as Dask does
+        try:
+            comm = await connector.connect(location)
+            break
+        except OSError:
+            if time.monotonic() + 0.1 >= deadline:
+                raise
+            await asyncio.sleep(0.1)
+    try:
+        await comm.write(comm.handshake_info())
+        await comm.read()
+    finally:
+        comm.abort()
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Run :func:`_handshake` under a hard deadline in a thread of its own.
+
+    The thread has its own event loop, so this works in a Jupyter kernel too,
+    whose main thread already runs one.
+    """
+
+    async def bounded() -> None:
+        await asyncio.wait_for(_handshake(address, timeout), timeout)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="schedtutor-probe") as pool:
+        pool.submit(asyncio.run, bounded()).result()
+
+
 def _connect(address: str, timeout: float) -> Any:
     from distributed import Client
 
+    address = address.strip()
     try:
-        return Client(address.strip(), timeout=f"{timeout}s")
-    except (OSError, TimeoutError) as error:
+        _probe(address, timeout)
+        return Client(address, timeout=f"{timeout}s")
+    except Exception as error:  # a refusal, a timeout, or garbage from a non-Dask listener
+        if isinstance(error, TimeoutError):
+            reason = "no answer"
+        elif isinstance(error, OSError):
+            root: BaseException = error
+            while root.__cause__ is not None:  # Dask wraps the socket's own error
+                root = root.__cause__
+            reason = getattr(root, "strerror", None) or str(root).splitlines()[0][:160]
+        else:
+            reason = f"the listener there does not speak Dask's protocol: {type(error).__name__}"
         raise ConnectionError(
-            f"could not reach a Dask scheduler at {address!r} within {timeout:g} s "
-            f"({type(error).__name__}); start one with `dask scheduler` or leave out the "
-            "address to use a local cluster"
+            f"no Dask scheduler answered at {address!r} within {timeout:g} s "
+            f"({reason}); check the address "
+            "(the scheduler's port, not the dashboard's), start a scheduler with "
+            "`dask scheduler --host 127.0.0.1`, or leave out the address to use a local cluster"
         ) from None
 
 

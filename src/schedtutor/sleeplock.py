@@ -23,8 +23,10 @@ the lock so far; the tracer uses it to draw lock waits apart from work.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from numbers import Real
 
 __all__ = ["lock", "lock_wait", "sleep"]
 
@@ -43,6 +45,8 @@ def sleep(seconds: float) -> None:
     >>> lock.locked()
     False
     """
+    if isinstance(seconds, bool) or not isinstance(seconds, Real) or not 0 <= seconds < math.inf:
+        raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
     asked = time.perf_counter()
     with lock:
         _waited.total = getattr(_waited, "total", 0.0) + (time.perf_counter() - asked)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import html
+import reprlib
 import statistics
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,7 +46,7 @@ def check_collection(obj: object) -> None:
     if not is_dask_collection(obj):
         raise TypeError(
             f"expected a Dask collection (a Delayed, dask array, dataframe or bag), "
-            f"got {type(obj).__name__}"
+            f"got {type(obj).__name__}: {reprlib.repr(obj)}"
         )
 
 
@@ -226,6 +227,12 @@ def parse_configs(schedulers: Iterable[str | tuple[str, Mapping[str, Any]]]) -> 
     """
     if isinstance(schedulers, str):
         schedulers = [schedulers]
+    if not isinstance(schedulers, Iterable):
+        raise TypeError(
+            "schedulers must be a list of names or (name, options) pairs, such as "
+            f"['sync', ('processes', {{'chunksize': 1}})], got {type(schedulers).__name__}: "
+            f"{schedulers!r}"
+        )
     configs: list[Config] = []
     for item in schedulers:
         if isinstance(item, str):
