@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -120,10 +121,22 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _not_an_abandoned_gather(record: logging.LogRecord) -> bool:
+    """Drop the asyncio log record an interrupted distributed compute leaves behind.
+
+    On Ctrl-C during a distributed compute, ``distributed.Client`` abandons
+    helper tasks that end in its private ``AllExit``, and asyncio logs each one
+    with a traceback.  The command says "interrupted" in one line instead.
+    """
+    error = record.exc_info[1] if record.exc_info else None
+    return type(error).__name__ != "AllExit"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``schedtutor`` command with ``argv`` and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.getLogger("asyncio").addFilter(_not_an_abandoned_gather)
     try:
         if args.command == "compare":
             return _compare(args)

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -193,9 +195,15 @@ def local_cluster(
 ) -> Iterator[Any]:
     """Start a ``distributed.LocalCluster`` on 127.0.0.1 and yield a Client of it.
 
-    Everything listens on 127.0.0.1 only: the scheduler, the workers and, when
-    ``dashboard=True``, the dashboard (on a free port).  The client and the
-    cluster are closed when the block ends, however it ends.
+    Everything listens on 127.0.0.1 only, on free ports: the scheduler, the
+    workers, and the scheduler's web server -- the dashboard when
+    ``dashboard=True``, only its health and metrics pages otherwise.  The
+    client and the cluster are closed when the block ends, however it ends.
+
+    The worker processes ignore Ctrl-C (see :mod:`schedtutor._worker_setup`):
+    in a terminal it reaches every process of the group, and the parent, not
+    each worker on its own, shuts the cluster down.  A cluster that cannot
+    start raises one ``RuntimeError`` that says what to try.
 
     >>> with local_cluster(n_workers=1, processes=False) as client:
     ...     client.submit(sum, [1, 2]).result()
@@ -210,20 +218,58 @@ def local_cluster(
     check_options("distributed", options)
     from distributed import Client, LocalCluster
 
-    with (
-        LocalCluster(
-            host="127.0.0.1",
-            protocol="tcp://",
-            n_workers=n_workers,
-            threads_per_worker=threads_per_worker,
-            processes=processes,
-            dashboard_address="127.0.0.1:0" if dashboard else None,
-            worker_dashboard_address=None,
-            silence_logs=50,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    preload = list(dask.config.get("distributed.worker.preload"))
+    if processes:
+        preload.append("schedtutor._worker_setup")
+    try:
+        with _interrupt_deferred() as interrupted:
+            cluster = LocalCluster(
+                host="127.0.0.1",
+                protocol="tcp://",
+                n_workers=n_workers,
+                threads_per_worker=threads_per_worker,
+                processes=processes,
+                # Dask's default, ":8787", would fight over one port; the scheduler
+                # keeps a small web server even without the dashboard.
+                dashboard_address="127.0.0.1:0",
+                scheduler_kwargs={"dashboard": dashboard},
+                worker_dashboard_address=None,
+                silence_logs=50,
+                preload=preload,
+            )
+    except Exception as error:
+        if interrupted:  # the workers stopped on the same Ctrl-C
+            raise KeyboardInterrupt from None
+        raise RuntimeError(
+            f"could not start a local Dask cluster ({type(error).__name__}: {error}); in a "
+            "script, put the code that starts it under `if __name__ == '__main__':` "
+            "(worker processes re-import the script), or try processes=False"
+        ) from error
+    with cluster:
+        if interrupted:  # Ctrl-C while it started: close it, then stop
+            raise KeyboardInterrupt
+        with Client(cluster) as client:
+            yield client
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[list[int]]:
+    """Hold back Ctrl-C in this block; yield a list that records it if it came.
+
+    A ``KeyboardInterrupt`` in the middle of ``LocalCluster(...)`` leaves a
+    half-started cluster that nobody can close (Dask's exit hook then fails on
+    it).  Deferred, the cluster finishes starting and is closed in order.  Only
+    the main thread receives signals, so elsewhere this does nothing.
+    """
+    interrupted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 async def _handshake(address: str, timeout: float) -> None:
