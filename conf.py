@@ -1,6 +1,118 @@
-"""Sphinx configuration for the schedtutor site (sources in docs/)."""
+"""Sphinx configuration for the schedtutor site.
 
+This file sits at the top of the repository; the sources are in ``docs/``.
+Build with the conf dir and the source dir given apart::
+
+    python -m sphinx -nW --keep-going -b html -d _build/doctrees -c . docs _build/html
+
+(``make docs`` runs exactly that; Read the Docs runs it too, see
+``.readthedocs.yaml``.)
+
+The tutorials are MyST text notebooks that are executed on every build, so
+every number, graph and table on them comes from this build:
+
+* ``SCHEDTUTOR_EXECUTION`` -- unset or ``force`` (default): run every notebook
+  on every build.  ``cache``: re-run a notebook only when its code cells
+  changed.  The cache key is the code cells only -- a change to the library
+  does *not* re-run the notebooks, so never publish from the cache.
+* ``SCHEDTUTOR_DELAY`` -- seconds each slow op works (default 1.0); the
+  notebooks read it through ``schedtutor.ops.default_delay()``, so
+  ``SCHEDTUTOR_DELAY=0.2`` builds the whole site quickly.
+
+A cell that raises fails the build, except cells tagged ``raises-exception``
+(they show an error on purpose).
+
+There is no intersphinx: the build must not need the network.  References to
+other projects' objects (``dask.delayed.Delayed``, ``collections.abc.Iterator``
+...) therefore render as plain names and are excluded from the nitpicky check;
+an unresolved reference to a ``schedtutor`` object is still an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+from datetime import UTC, datetime
+from importlib.metadata import version as _version
+from pathlib import Path
+
+from sphinx.errors import ConfigError
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "docs" / "_ext"))
+
+# sphinx-autodoc-typehints 3.6 uses a Sphinx API that Sphinx 10 removes; not ours to fix.
+warnings.filterwarnings("ignore", message=r".*sphinx_autodoc_typehints", category=DeprecationWarning)
+
+# -- Fail early and in one line if graphviz is missing ------------------------
+# The tutorials draw their task graphs at build time with graphviz's `dot`.
+if shutil.which("dot") is None:
+    from schedtutor.graph import MISSING_DOT
+
+    raise ConfigError(f"cannot build the site: {MISSING_DOT}")
+
+# -- Project ------------------------------------------------------------------
 project = "schedtutor"
 author = "schedtutor developers"
-extensions = ["myst_nb"]
-exclude_patterns = ["_build"]
+copyright = f"2018-{datetime.now(UTC).year}, {author}"
+release = _version("schedtutor")
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx_autodoc_typehints",  # after napoleon, so it sees NumPy sections
+    "sphinx_copybutton",
+    "sphinx_design",
+    "schedtutor_docs",  # docs/_ext: the CLI and API directives, .ipynb downloads
+]
+
+exclude_patterns = ["_build", "_ext", "_conventions.md", "**/.ipynb_checkpoints"]
+
+# -- MyST and notebook execution ---------------------------------------------
+myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
+myst_heading_anchors = 3
+
+_EXECUTION = os.environ.get("SCHEDTUTOR_EXECUTION", "").strip().lower() or "force"
+if _EXECUTION not in ("force", "cache"):
+    raise ConfigError(
+        f"SCHEDTUTOR_EXECUTION must be 'force' (the default) or 'cache', got {_EXECUTION!r}"
+    )
+nb_execution_mode = _EXECUTION
+nb_execution_raise_on_error = True  # a failing cell fails the build...
+nb_execution_allow_errors = False  # ...unless it is tagged raises-exception
+nb_execution_timeout = 900  # seconds per cell: the timing cells sleep a lot at 1 s per op
+nb_execution_in_temp = True  # a notebook never writes files into docs/
+nb_execution_show_tb = True
+nb_merge_streams = True
+nb_render_markdown_format = "gfm"  # Markdown outputs may hold tables
+
+# -- API reference --------------------------------------------------------------
+autodoc_member_order = "bysource"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+typehints_document_rtype = True
+typehints_use_rtype = False
+always_document_param_types = False
+
+# No intersphinx (offline build): other projects' names stay plain text.
+nitpick_ignore_regex = [(r"py:.*", r"(?!schedtutor\b).*")]
+
+# -- HTML -------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "schedtutor"
+html_theme_options = {
+    "use_download_button": True,  # .md source and the executed .ipynb of each tutorial
+    "use_fullscreen_button": False,
+    "show_toc_level": 2,
+    "home_page_in_toc": True,
+}
+# Read the Docs sets the canonical URL of the version it builds.
+html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", "")
+
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
