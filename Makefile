@@ -38,6 +38,10 @@ docs: $(STAMP) dot
 test: $(STAMP) dot chromium
 	$(PY) -m pytest
 
+# Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json.
+bench: $(STAMP) dot
+	$(PY) benchmarks/bench.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

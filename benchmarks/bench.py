@@ -1,0 +1,288 @@
+"""schedtutor's benchmark suite: ``make bench`` (``python benchmarks/bench.py``).
+
+Every figure is a *ratio measured side by side in one run* -- these machines are
+noisy, so an absolute time means little but two things timed in alternation
+compare well.  Sections:
+
+``wrapper``    schedtutor's timed compute (:func:`schedtutor.run`) vs plain
+               ``dask.compute`` on the same 10k-task graph (sync, threads).
+``tracing``    :func:`schedtutor.trace` vs an untraced run, 10k tiny tasks, threads.
+``overhead``   per-task overhead of each scheduler at 1k, 10k and 100k tasks, for raw
+               dict graphs and ``delayed`` graphs with and without graph optimisation;
+               and schedtutor's own cost per task, which must stay flat as graphs grow.
+``predict``    the time :func:`schedtutor.predict` takes, by graph size.
+``site``       the site build: fresh build at the default delay over its *sleep floor*
+               (the wall-clock seconds the lessons deliberately work, from the work log
+               the ops write), serially and with notebooks run in parallel; and a no-change
+               rebuild in cache mode.
+
+It prints a table (figure, value, target, met?) and writes the results, with the
+environment stamp, to ``benchmarks/last-run.json`` -- the file the site's
+"How fast is this?" page shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dask
+from dask.delayed import Delayed, delayed
+
+import schedtutor
+from schedtutor.environment import environment
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "last-run.json"
+SIZES = (1_000, 10_000, 100_000)
+Row = dict[str, Any]
+
+
+def inc(x: int) -> int:
+    """A task too small to measure: what overhead benchmarks are made of."""
+    return x + 1
+
+
+def delayed_graph(n: int) -> Delayed:
+    """``sum`` of ``n`` tiny ``inc`` tasks, built with ``delayed`` (n + 1 tasks)."""
+    return delayed(sum)([delayed(inc)(i) for i in range(n)])
+
+
+def raw_graph(n: int) -> tuple[dict[Any, Any], list[Any]]:
+    """``n`` independent tiny tasks as a plain dict graph, and the keys to compute."""
+    keys = [("inc", i) for i in range(n)]
+    return {key: (inc, i) for key, i in zip(keys, range(n), strict=True)}, keys
+
+
+def alternate(first: Callable[[], object], second: Callable[[], object], repeat: int) -> float:
+    """Time two callables in alternation ``repeat`` times; return median(second)/median(first)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for fn, into in ((first, times[0]), (second, times[1])):
+            started = time.perf_counter()
+            fn()
+            into.append(time.perf_counter() - started)
+    return statistics.median(times[1]) / statistics.median(times[0])
+
+
+def row(section: str, figure: str, value: float, unit: str = "", target: str = "") -> Row:
+    """One line of results; ``target`` like ``<= 1.02`` is checked against ``value``."""
+    met = None
+    if target:
+        op, limit = target.split()
+        met = value <= float(limit) if op == "<=" else value >= float(limit)
+    return {"section": section, "figure": figure, "value": value, "unit": unit,
+            "target": target, "met": met}  # fmt: skip
+
+
+def bench_wrapper(repeat: int) -> Iterator[Row]:
+    """schedtutor.run vs dask.compute on the same 10k-task graph."""
+    graph = delayed_graph(10_000)
+    for scheduler in ("sync", "threads"):
+        ratio = alternate(
+            lambda s=scheduler: dask.compute(graph, scheduler=s),
+            lambda s=scheduler: schedtutor.run(graph, s),
+            repeat,
+        )
+        yield row("wrapper", f"run / dask.compute, 10k tasks, {scheduler}", ratio, "x", "<= 1.02")
+
+
+def bench_tracing(repeat: int) -> Iterator[Row]:
+    """Traced vs untraced 10k tiny tasks under threads."""
+    trace = getattr(schedtutor, "trace", None)
+    if trace is None:
+        return
+    graph = delayed_graph(10_000)
+    ratio = alternate(
+        lambda: schedtutor.run(graph, "threads"), lambda: trace(graph, "threads"), repeat
+    )
+    yield row("tracing", "trace / run, 10k tasks, threads", ratio, "x", "<= 1.15")
+
+
+def _per_task(fn: Callable[[], object], n: int, repeat: int) -> float:
+    best = min(_seconds(fn) for _ in range(repeat))
+    return best / n * 1e6
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def bench_overhead(sizes: tuple[int, ...], repeat: int) -> Iterator[Row]:
+    """Per-task overhead of each scheduler by graph size, and schedtutor's own share."""
+    with schedtutor.local_cluster(n_workers=2, threads_per_worker=1) as client:
+        for n in sizes:
+            yield from _overhead_at(n, 1 if n >= 100_000 else repeat, client)
+
+
+def _overhead_at(n: int, times: int, client: Any) -> Iterator[Row]:
+    from dask.base import named_schedulers
+
+    dsk, keys = raw_graph(n)
+    for name in ("sync", "threads", "processes"):
+        get = named_schedulers[name]
+        us = _per_task(lambda g=get: g(dsk, keys), n, times)
+        yield row("overhead", f"raw graph, {name}, {n} tasks", us, "µs/task")
+    us = _per_task(lambda: client.get(dsk, keys), n, times)
+    yield row("overhead", f"raw graph, distributed 2x1, {n} tasks", us, "µs/task")
+    graph = delayed_graph(n)
+    for optimize in (True, False):
+        us = _per_task(
+            lambda o=optimize: dask.compute(graph, scheduler="threads", optimize_graph=o),
+            n + 1,
+            times,
+        )
+        label = "optimised" if optimize else "optimize_graph=False"
+        yield row("overhead", f"delayed graph, threads, {label}, {n} tasks", us, "µs/task")
+    plain = min(_seconds(lambda: dask.compute(graph, scheduler="sync")) for _ in range(times))
+    ours = min(_seconds(lambda: schedtutor.run(graph, "sync")) for _ in range(times))
+    own = max(ours - plain, 0.0) / (n + 1) * 1e6
+    yield row("overhead", f"schedtutor's own cost, sync, {n} tasks", own, "µs/task")
+
+
+def bench_predict(sizes: tuple[int, ...]) -> Iterator[Row]:
+    """How long predict takes for the threads scheduler, by graph size."""
+    predict = getattr(schedtutor, "predict", None)
+    if predict is None:
+        return
+    for n in sizes:
+        graph = schedtutor.slow_arithmetic(delay=0.001)
+        for _ in range(n // 4):
+            graph = graph + schedtutor.slow_arithmetic(delay=0.001)
+        tasks = len(dict(graph.__dask_graph__()))
+        seconds = _seconds(lambda g=graph: predict(g, "threads"))
+        target = "<= 1.0" if 5_000 <= tasks <= 20_000 else ""
+        yield row("predict", f"predict, threads, {tasks} tasks", seconds, "s", target)
+
+
+@contextmanager
+def _work_log() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="schedtutor-bench-"))
+    try:
+        yield folder / "work.log"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def sleep_floor(log: Path) -> float:
+    """Return the wall-clock seconds covered by the logged work intervals (overlaps once)."""
+    intervals = sorted(
+        (float(start), float(end))
+        for start, end, _ in (line.split() for line in log.read_text().splitlines())
+    )
+    covered, current_start, current_end = 0.0, None, None
+    for start, end in intervals:
+        if current_end is None or start > current_end:
+            if current_end is not None and current_start is not None:
+                covered += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None and current_start is not None:
+        covered += current_end - current_start
+    return covered
+
+
+def build_site(out: Path, *extra: str, env: dict[str, str] | None = None) -> float:
+    """Build the site into ``out`` with Sphinx; return the wall seconds it took."""
+    command = [sys.executable, "-m", "sphinx", "-q", "-nW", "--keep-going", "-b", "html",
+               "-d", str(out / "doctrees"), "-c", str(ROOT), *extra, str(ROOT / "docs"),
+               str(out / "html")]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env={**os.environ, **(env or {})}, check=True)
+    return time.perf_counter() - started
+
+
+def bench_site(jobs: int) -> Iterator[Row]:
+    """The site build against its sleep floor: serial, parallel, and a cached rebuild."""
+    base = {"SCHEDTUTOR_DELAY": os.environ.get("SCHEDTUTOR_DELAY", "1.0")}
+    with tempfile.TemporaryDirectory(prefix="schedtutor-site-") as folder:
+        with _work_log() as log:
+            seconds = build_site(
+                Path(folder) / "serial", env={**base, "SCHEDTUTOR_WORK_LOG": str(log)}
+            )
+            floor = sleep_floor(log)
+        yield row("site", "sleep floor (deliberate work, wall clock)", floor, "s")
+        yield row("site", "fresh build, serial", seconds, "s")
+        yield row("site", "fresh build, serial / sleep floor", seconds / floor, "x", "<= 1.15")
+        seconds = build_site(Path(folder) / "parallel", "-j", str(jobs), env=base)
+        yield row("site", f"fresh build, -j {jobs}", seconds, "s")
+        yield row("site", f"fresh build, -j {jobs} / sleep floor", seconds / floor, "x", "<= 0.65")
+        cached = {**base, "SCHEDTUTOR_EXECUTION": "cache"}
+        build_site(Path(folder) / "cache", env=cached)
+        seconds = build_site(Path(folder) / "cache", env=cached)
+        yield row("site", "rebuild, nothing changed, cache mode", seconds, "s", "<= 2.0")
+
+
+def print_table(rows: list[Row]) -> None:
+    """Print the rows as an aligned table with targets and whether each is met."""
+
+    def cell(r: Row) -> tuple[str, str, str, str]:
+        met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
+        return (r["figure"], f"{r['value']:.3g} {r['unit']}".strip(), r["target"], met)
+
+    table = [("figure", "value", "target", "met"), *(cell(r) for r in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    for line in table:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip(), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen sections, print the table, write ``benchmarks/last-run.json``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sections",
+        default="wrapper,tracing,overhead,predict,site",
+        help="comma-separated sections to run (default: all)",
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="alternations per ratio (5)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="parallel jobs for the parallel site build",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, SIZES)),
+        help="comma-separated graph sizes for overhead and predict",
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
+    args = parser.parse_args(argv)
+    sections = args.sections.split(",")
+    sizes = tuple(int(n) for n in args.sizes.split(","))
+    makers: dict[str, Callable[[], Iterator[Row]]] = {
+        "wrapper": lambda: bench_wrapper(args.repeat),
+        "tracing": lambda: bench_tracing(args.repeat),
+        "overhead": lambda: bench_overhead(sizes, 3),
+        "predict": lambda: bench_predict(sizes),
+        "site": lambda: bench_site(args.jobs),
+    }
+    rows: list[Row] = []
+    for section in sections:
+        if section not in makers:
+            parser.error(f"unknown section {section!r}; expected some of {', '.join(makers)}")
+        print(f"== {section}", file=sys.stderr, flush=True)
+        rows += list(makers[section]())
+    print_table(rows)
+    payload = {"environment": environment().as_dict(), "sections": sections, "rows": rows}
+    args.output.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0 if all(r["met"] is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
