@@ -44,10 +44,13 @@ def check_graph_file(filename: str | Path) -> Path:
         )
     if not path.parent.is_dir():
         raise ValueError(
-            f"cannot write {str(filename)!r}: {str(path.parent)!r} is not an existing folder"
+            f"cannot write {str(filename)!r}: {str(path.parent)!r} is not an existing folder; "
+            "give a file name in a folder you can write"
         )
     if path.is_dir():
-        raise ValueError(f"cannot write {str(filename)!r}: it is a folder")
+        raise ValueError(
+            f"cannot write {str(filename)!r}: it is a folder; give a file name such as graph.svg"
+        )
     return path
 
 
@@ -74,5 +77,8 @@ def draw_graph(obj: Any, filename: str | Path, color: str | None = None) -> Path
         obj.visualize(filename=str(path), **options)
     except OSError as error:  # permission denied, read-only file system, ...
         reason = error.strerror or type(error).__name__
-        raise ValueError(f"cannot write {str(filename)!r}: {reason.lower()}") from None
+        raise ValueError(
+            f"cannot write {str(filename)!r}: {reason.lower()}; "
+            "give a file name in a folder you can write"
+        ) from None
     return path

@@ -245,7 +245,10 @@ def parse_configs(schedulers: Iterable[str | tuple[str, Mapping[str, Any]]]) -> 
             )
         configs.append((check_options(name, options), options))
     if not configs:
-        raise ValueError("compare needs at least one scheduler")
+        raise ValueError(
+            "compare needs at least one scheduler, got none; give names or (name, options) "
+            "pairs such as ['sync', 'threads']"
+        )
     return configs
 
 
