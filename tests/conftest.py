@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -25,6 +28,9 @@ FAST_DOCS_DELAY = "0.2"
 #: Helpers that multiprocessing starts once and keeps for the life of the parent process.
 LIFELONG_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 
+#: Pids a session fixture keeps running on purpose (the real cluster): not leaks.
+KEPT: set[int] = set()
+
 
 def children() -> set[int]:
     """Return the pids of this process's live descendants.
@@ -38,6 +44,8 @@ def children() -> set[int]:
             if child.status() == psutil.STATUS_ZOMBIE:
                 continue
             if any(helper in " ".join(child.cmdline()) for helper in LIFELONG_HELPERS):
+                continue
+            if child.pid in KEPT:
                 continue
             alive.add(child.pid)
         except psutil.NoSuchProcess:
@@ -88,3 +96,130 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if done.returncode != 0:
         pytest.fail(f"the site build failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}")
     return out / "html"
+
+
+#: The variable that points the distributed lesson (and the tests) at a running scheduler.
+SCHEDULER_ADDRESS_VARIABLE = "SCHEDTUTOR_SCHEDULER_ADDRESS"
+
+
+@dataclass(frozen=True)
+class RealCluster:
+    """A scheduler and workers started with Dask's own command-line tools, on 127.0.0.1."""
+
+    address: str
+    processes: tuple[subprocess.Popen[bytes], ...]
+    folder: Path
+
+    def pids(self) -> set[int]:
+        """Return the pids of the cluster's processes and of any process they started."""
+        pids = set()
+        for process in self.processes:
+            try:
+                parent = psutil.Process(process.pid)
+                pids |= {parent.pid, *(c.pid for c in parent.children(recursive=True))}
+            except psutil.NoSuchProcess:
+                pass
+        return pids
+
+    def logs(self) -> str:
+        """Return the end of every process's log, for a failure message."""
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
+            for log in sorted(self.folder.glob("*.log"))
+        )
+
+
+def _dask(folder: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
+    """Start ``dask ARGS`` in a session of its own, logging to ``folder/name.log``."""
+    with open(folder / f"{name}.log", "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dask", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=folder,
+            start_new_session=True,  # a Ctrl-C of the test run is not theirs to handle
+        )
+
+
+def start_real_cluster(folder: Path, n_workers: int = 2, timeout: float = 60.0) -> RealCluster:
+    """Start ``dask scheduler`` and ``n_workers`` ``dask worker`` processes on 127.0.0.1.
+
+    Every listener is pinned to 127.0.0.1: ``--host`` alone is not enough, since
+    the scheduler's and the workers' web servers listen on all interfaces
+    (``:8787``, ``:0``) unless ``--dashboard-address`` says otherwise.  Each
+    worker has one thread and no nanny, so the cluster is exactly ``1 +
+    n_workers`` processes.
+    """
+    loopback = ("--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0", "--no-dashboard")
+    scheduler_file = folder / "scheduler.json"
+    processes = [
+        _dask(folder, "scheduler", "scheduler", *loopback, "--port", "0",
+              "--scheduler-file", str(scheduler_file), "--idle-timeout", "1800"),
+    ]  # fmt: skip
+    cluster = RealCluster("", tuple(processes), folder)
+    try:
+        if not wait_for(scheduler_file.exists, timeout):
+            raise RuntimeError("the scheduler wrote no --scheduler-file")
+        time.sleep(0.1)  # the file is written in one go, but let it land
+        address = json.loads(scheduler_file.read_text())["address"]
+        for i in range(n_workers):
+            processes.append(
+                _dask(folder, f"worker-{i}", "worker", address, *loopback, "--nthreads", "1",
+                      "--nworkers", "1", "--no-nanny", "--name", f"worker-{i}",
+                      "--local-directory", str(folder), "--death-timeout", "60"),
+            )  # fmt: skip
+        cluster = RealCluster(address, tuple(processes), folder)
+        from distributed import Client
+
+        with Client(address, timeout=f"{timeout}s") as client:
+            client.wait_for_workers(n_workers, timeout=timeout)
+    except Exception as error:  # stop what started, and show why
+        stop_real_cluster(cluster)
+        raise RuntimeError(f"the real cluster did not start ({error}):\n{cluster.logs()}") from None
+    return cluster
+
+
+def stop_real_cluster(cluster: RealCluster, timeout: float = 20.0) -> set[int]:
+    """Stop the cluster's processes (SIGTERM, then SIGKILL); return the pids still alive."""
+    pids = cluster.pids()
+    for process in reversed(cluster.processes):  # workers first, then the scheduler
+        if process.poll() is None:
+            process.terminate()
+    for process in cluster.processes:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+    def alive() -> set[int]:
+        return {pid for pid in pids if psutil.pid_exists(pid) and not _zombie(pid)}
+
+    wait_for(lambda: not alive(), 10)
+    return alive()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+    """A real two-worker cluster for the session; torn down and checked gone at the end.
+
+    Its address is what ``SCHEDTUTOR_SCHEDULER_ADDRESS`` takes when the
+    distributed lesson is built against a cluster.
+    """
+    cluster = start_real_cluster(tmp_path_factory.mktemp("cluster"))
+    kept = cluster.pids()
+    KEPT.update(kept)
+    try:
+        yield cluster
+    finally:
+        left = stop_real_cluster(cluster)
+        KEPT.difference_update(kept)
+        assert not left, f"cluster processes left behind: {sorted(left)}"

@@ -240,8 +240,12 @@ def local_cluster(
     except Exception as error:
         if interrupted:  # the workers stopped on the same Ctrl-C
             raise KeyboardInterrupt from None
+        root: BaseException = error
+        while (root.__cause__ or root.__context__) is not None:  # Dask wraps the real reason
+            root = root.__cause__ or root.__context__  # type: ignore[assignment]
+        reason = (str(root).strip().splitlines() or [""])[0]
         raise RuntimeError(
-            f"could not start a local Dask cluster ({type(error).__name__}: {error}); in a "
+            f"could not start a local Dask cluster ({type(root).__name__}: {reason}); in a "
             "script, put the code that starts it under `if __name__ == '__main__':` "
             "(worker processes re-import the script), or try processes=False"
         ) from error
@@ -334,9 +338,9 @@ def _connect(address: str, timeout: float) -> Any:
             reason = f"the listener there does not speak Dask's protocol: {type(error).__name__}"
         raise ConnectionError(
             f"no Dask scheduler answered at {address!r} within {timeout:g} s "
-            f"({reason}); check the address "
-            "(the scheduler's port, not the dashboard's), start a scheduler with "
-            "`dask scheduler --host 127.0.0.1`, or leave out the address to use a local cluster"
+            f"({reason}); check the address (the scheduler's port, not the dashboard's), "
+            "start a scheduler with `dask scheduler --host 127.0.0.1 --dashboard-address "
+            "127.0.0.1:8787`, or leave out the address to use a local cluster"
         ) from None
 
 
