@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -51,6 +52,24 @@ def children() -> set[int]:
         except psutil.NoSuchProcess:
             pass
     return alive
+
+
+def listening(pids: set[int]) -> list[tuple[int, str, int]]:
+    """Return ``(pid, ip, port)`` for every TCP/UDP socket the processes ``pids`` listen on.
+
+    UDP sockets have no listen state; a bound UDP socket counts as listening.
+    """
+    found = []
+    for pid in sorted(pids):
+        try:
+            connections = psutil.Process(pid).net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        for conn in connections:
+            udp = conn.type == socket.SOCK_DGRAM and not conn.raddr
+            if conn.status == psutil.CONN_LISTEN or udp:
+                found.append((pid, conn.laddr.ip, conn.laddr.port))
+    return found
 
 
 def wait_for(condition: object, timeout: float = 10.0) -> bool:
@@ -181,17 +200,23 @@ def start_real_cluster(folder: Path, n_workers: int = 2, timeout: float = 60.0) 
 
 
 def stop_real_cluster(cluster: RealCluster, timeout: float = 20.0) -> set[int]:
-    """Stop the cluster's processes (SIGTERM, then SIGKILL); return the pids still alive."""
+    """Stop the cluster's processes (SIGTERM, then SIGKILL); return the pids still alive.
+
+    The workers go first and are waited for: a worker told to stop while its
+    scheduler is closing too can hang in its own close.
+    """
     pids = cluster.pids()
-    for process in reversed(cluster.processes):  # workers first, then the scheduler
-        if process.poll() is None:
-            process.terminate()
-    for process in cluster.processes:
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+    scheduler, *workers = cluster.processes
+    for group in (workers, [scheduler]):
+        for process in group:
+            if process.poll() is None:
+                process.terminate()
+        for process in group:
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
 
     def alive() -> set[int]:
         return {pid for pid in pids if psutil.pid_exists(pid) and not _zombie(pid)}
@@ -223,3 +248,41 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealClust
         left = stop_real_cluster(cluster)
         KEPT.difference_update(kept)
         assert not left, f"cluster processes left behind: {sorted(left)}"
+
+
+def build_pages(
+    folder: Path, pages: dict[str, str], env: dict[str, str] | None = None, strict: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Build a throwaway site of ``pages`` (name -> MyST text) with this repository's conf.py.
+
+    The throwaway ``conf.py`` runs the repository's, so the settings under test
+    (notebook execution, the graphviz check, extensions) are the real ones.
+    Returns the finished ``sphinx-build``; ``strict`` adds ``-nW``.
+    """
+    source = folder / "source"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        "import runpy\n"
+        f"_conf = runpy.run_path({str(ROOT / 'conf.py')!r})\n"
+        "globals().update((k, v) for k, v in _conf.items() if not k.startswith('__'))\n"
+    )
+    toctree = "\n".join(pages)
+    (source / "index.md").write_text(f"# Throwaway\n\n```{{toctree}}\n{toctree}\n```\n")
+    for name, text in pages.items():
+        (source / f"{name}.md").write_text(text)
+    strictly = ["-nW", "--keep-going"] if strict else []
+    command = [sys.executable, "-m", "sphinx", *strictly, "-b", "html",
+               "-d", str(folder / "doctrees"), str(source), str(folder / "html")]  # fmt: skip
+    return subprocess.run(
+        command, cwd=folder, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+
+
+def notebook_page(*cells: str, title: str = "A page") -> str:
+    """Return a MyST notebook page with one code cell per item of ``cells``."""
+    header = (
+        "---\nfile_format: mystnb\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n"
+    )
+    body = "\n".join(f"```{{code-cell}} python\n{cell}\n```\n" for cell in cells)
+    return f"{header}\n# {title}\n\n{body}"

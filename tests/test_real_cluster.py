@@ -1,0 +1,112 @@
+"""A real cluster: a scheduler and two workers started with Dask's own command-line tools.
+
+The ``real_cluster`` fixture (tests/conftest.py) runs ``dask scheduler`` and two
+``dask worker`` processes on 127.0.0.1, each in a session of its own, exactly
+as a reader would on a machine of theirs.  The library reaches it by address
+only, must leave it running, and must not start anything of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from distributed import Client
+
+from schedtutor import compare, run, slow_arithmetic
+from schedtutor.ops import EXPECTED_RESULT
+from tests.conftest import (
+    DELAY,
+    ROOT,
+    SCHEDULER_ADDRESS_VARIABLE,
+    RealCluster,
+    build_pages,
+    listening,
+)
+
+
+def workers_of(cluster: RealCluster) -> set[str]:
+    """Return the addresses of the cluster's workers, asked of its scheduler."""
+    with Client(cluster.address, timeout="10s") as client:
+        return set(client.scheduler_info(n_workers=-1)["workers"])
+
+
+def transitions(cluster: RealCluster) -> int:
+    """Return how many task transitions the scheduler has made so far (it only grows)."""
+
+    def count(dask_scheduler: Any) -> int:
+        return int(dask_scheduler.transition_counter)
+
+    with Client(cluster.address, timeout="10s") as client:
+        return int(client.run_on_scheduler(count))
+
+
+class TestRealCluster:
+    def test_listens_on_loopback_only(self, real_cluster: RealCluster) -> None:
+        """Every socket the scheduler and workers listen on is bound to 127.0.0.1."""
+        sockets = listening(real_cluster.pids())
+        assert len({pid for pid, _, _ in sockets}) == 3  # a scheduler and two workers
+        assert {ip for _, ip, _ in sockets} == {"127.0.0.1"}, sockets
+
+    def test_compare_takes_three_delays_of_four(
+        self, real_cluster: RealCluster, no_leaks: None
+    ) -> None:
+        """On two one-thread workers the lesson's graph takes three delays where sync takes four."""
+        table = compare(
+            slow_arithmetic(delay=DELAY),
+            ["sync", ("distributed", {"address": real_cluster.address})],
+            repeat=3,
+        )
+        assert {r["result"] for r in table.to_records()} == {EXPECTED_RESULT}
+        distributed, sync = table["distributed"], table["sync"]
+        assert 2.85 <= distributed.seconds / DELAY <= 3.4
+        assert 0.7 <= distributed.seconds / sync.seconds <= 0.85
+        assert distributed.startup > 0  # connecting is reported apart
+
+    def test_run_leaves_the_cluster_running(
+        self, real_cluster: RealCluster, no_leaks: None
+    ) -> None:
+        """Running against an address starts no process here and stops nothing there."""
+        before = workers_of(real_cluster)
+        timed = run(slow_arithmetic(delay=0.01), "dask.distributed", address=real_cluster.address)
+        assert timed.result == EXPECTED_RESULT
+        assert workers_of(real_cluster) == before and len(before) == 2
+        assert all(p.poll() is None for p in real_cluster.processes)
+
+    def test_trace_shows_both_workers(self, real_cluster: RealCluster, no_leaks: None) -> None:
+        """A trace on the cluster puts add and sub on its two workers at the same time."""
+        trace = pytest.importorskip("schedtutor.trace").trace
+
+        traced = trace(slow_arithmetic(delay=DELAY), "distributed", address=real_cluster.address)
+        assert traced.result == EXPECTED_RESULT
+        assert sorted(s.name for s in traced.spans) == ["add", "div", "mul", "sub"]
+        by_name = {s.name: s for s in traced.spans}
+        assert {s.process for s in traced.spans} <= workers_of(real_cluster)
+        assert by_name["add"].process != by_name["sub"].process
+        assert traced.overlap("add", "sub") >= 0.8 * DELAY
+        assert 2.85 <= traced.seconds / DELAY <= 3.4
+
+
+def distributed_lessons() -> list[Path]:
+    """Return the tutorial pages about the distributed scheduler."""
+    return sorted((ROOT / "docs" / "tutorials").glob("*distributed*.md"))
+
+
+class TestDistributedLesson:
+    @pytest.mark.docs
+    @pytest.mark.parametrize("lesson", distributed_lessons(), ids=lambda p: p.stem)
+    def test_lesson_runs_on_the_cluster_it_is_given(
+        self, lesson: Path, real_cluster: RealCluster, tmp_path: Path
+    ) -> None:
+        """With SCHEDTUTOR_SCHEDULER_ADDRESS set, the lesson builds and computes on that cluster."""
+        before = transitions(real_cluster)
+        done = build_pages(
+            tmp_path,
+            {lesson.stem: lesson.read_text()},
+            env={SCHEDULER_ADDRESS_VARIABLE: real_cluster.address, "SCHEDTUTOR_DELAY": "0.05"},
+            strict=False,  # alone, the page's links to its neighbours cannot resolve
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        assert transitions(real_cluster) > before, "the lesson computed nothing on the cluster"
+        assert all(p.poll() is None for p in real_cluster.processes)  # and left it running
