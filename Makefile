@@ -31,8 +31,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || ./.ci/install-system-packages chromium || { \
 	  echo "make: Chromium is missing: run 'sudo apt-get install chromium' for the browser test, then try again" >&2; exit 1; }
 
+# -E: read every page on every build, so every notebook runs again (or, in cache
+# mode, is checked against the cache) and no page keeps numbers from an older build.
 docs: $(STAMP) dot
-	$(PY) -m sphinx $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
+	@echo "make: building the site: $${SCHEDTUTOR_DELAY:-1.0} s per slow op, notebooks executed in '$${SCHEDTUTOR_EXECUTION:-force}' mode"
+	$(PY) -m sphinx -E $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
+	@echo "make: notebook run times and status: $(HTML)/reference/execution.html"
 	@echo "make: the site is in $(HTML)/index.html"
 
 test: $(STAMP) dot chromium

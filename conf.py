@@ -44,7 +44,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "docs" / "_ext"))
 
 # sphinx-autodoc-typehints 3.6 uses a Sphinx API that Sphinx 10 removes; not ours to fix.
-warnings.filterwarnings("ignore", message=r".*sphinx_autodoc_typehints", category=DeprecationWarning)
+warnings.filterwarnings(
+    "ignore", message=r".*sphinx_autodoc_typehints", category=DeprecationWarning
+)
 
 # -- Fail early and in one line if graphviz is missing ------------------------
 # The tutorials draw their task graphs at build time with graphviz's `dot`.
@@ -99,8 +101,9 @@ typehints_document_rtype = True
 typehints_use_rtype = False
 always_document_param_types = False
 
-# No intersphinx (offline build): other projects' names stay plain text.
-nitpick_ignore_regex = [(r"py:.*", r"(?!schedtutor\b).*")]
+# No intersphinx (offline build): other projects' names stay plain text, and so
+# do references to private modules (schedtutor._work ...), which are not documented.
+nitpick_ignore_regex = [(r"py:.*", r"(?!schedtutor\b).*"), (r"py:.*", r"schedtutor\._.*")]
 
 # -- HTML -------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"

@@ -160,7 +160,8 @@ class CliDirective(SphinxDirective):
         subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         for group in subparsers:
             helps = {a.dest: a.help or "" for a in group._choices_actions}
-            out.append(_table(("command", "what it does"), [(n, helps.get(n, "")) for n in group.choices]))
+            commands = [(name, helps.get(name, "")) for name in group.choices]
+            out.append(_table(("command", "what it does"), commands))
             for name, sub in group.choices.items():
                 section = self._section(sub.prog)
                 section += nodes.paragraph(text=sub.description or helps.get(name, ""))
@@ -261,10 +262,9 @@ class ApiDirective(SphinxDirective):
             if home and not (inspect.isroutine(obj) or inspect.isclass(obj)):
                 if not _attribute_doc(name, [home]):
                     doc = _attribute_doc(name, analyzed) or "(undocumented)"
-                    extra.setdefault(home, []).extend(
-                        ["", f".. py:data:: {name}", f"   :type: {type(obj).__name__}"]
-                        + ["", f"   {doc}"]
-                    )
+                    kind = type(obj).__name__
+                    entry = ["", f".. py:data:: {name}", f"   :type: {kind}", "", f"   {doc}"]
+                    extra.setdefault(home, []).extend(entry)
         for module in modules:
             # autodoc writes reStructuredText, so it runs inside an eval-rst block
             lines += ["", f"## `{module}`", "", "```{eval-rst}", f".. automodule:: {module}"]

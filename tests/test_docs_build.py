@@ -1,0 +1,254 @@
+"""The documentation site: its sources follow the rules, and a fresh fast build is complete.
+
+The tests marked ``docs`` use the session fixture ``built_site`` (tests/conftest.py),
+which builds the whole site once, from scratch, with ``SCHEDTUTOR_DELAY=0.2``.
+The others read the sources and configuration only.
+"""
+
+from __future__ import annotations
+
+import getpass
+import importlib
+import json
+import pkgutil
+import re
+import shlex
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import schedtutor
+from schedtutor.__main__ import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+TUTORIALS = sorted((DOCS / "tutorials").glob("[0-9][0-9]-*.md"))
+
+#: A number followed by a unit of time: what a hand-typed timing looks like.
+TIMING = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?[ \u00a0-]?(?:s|ms|µs|us|secs?|seconds?|milliseconds?)\b"
+)
+
+#: The stamp of schedtutor.environment(), as rendered on a page.
+STAMP = re.compile(
+    r"Ran \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ with Python \d+\.\d+\.\d+.*?"
+    r"dask \S+, distributed \S+, .*?on \d+ CPUs",
+    re.S,
+)
+
+
+def prose(markdown: str) -> str:
+    """Return a MyST notebook's prose: no front matter, code, roles, comments or targets."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
+    text = re.sub(r"^(`{3,}|~{3,}).*?^\1\s*$", "", text, flags=re.S | re.M)  # fenced blocks
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+    text = re.sub(r"^%.*$", "", text, flags=re.M)  # MyST comments
+    text = re.sub(r"\{[\w:.-]+\}`[^`]*`", "", text)  # roles such as {glue:text}`t:.2f`
+    return re.sub(r"`[^`\n]*`", "", text)  # inline code
+
+
+def hand_typed_timings(markdown: str) -> list[str]:
+    """Return every number-with-a-time-unit in the prose of ``markdown``."""
+    return [m.group(0) for m in TIMING.finditer(prose(markdown))]
+
+
+def page(site: Path, source: Path) -> Path:
+    """Return the built HTML page of a source file under docs/."""
+    return site / source.relative_to(DOCS).with_suffix(".html")
+
+
+def text_files(site: Path) -> list[Path]:
+    """Return the published files a reader can see: pages, sources, notebooks, search index."""
+    suffixes = {".html", ".txt", ".ipynb", ".json", ".js"}
+    return [
+        p
+        for p in site.rglob("*")
+        if p.is_file() and p.suffix in suffixes and "_static" not in p.relative_to(site).parts
+    ]
+
+
+class TestSources:
+    """The tutorial sources follow the conventions in docs/_conventions.md."""
+
+    def test_there_are_tutorials(self) -> None:
+        """The first two lessons are present."""
+        names = [t.name for t in TUTORIALS]
+        assert "01-choosing-a-scheduler.md" in names and "02-slow-arithmetic.md" in names
+
+    def test_the_timing_check_catches_typed_timings(self) -> None:
+        """The hand-typed timing check finds typed numbers and ignores glued ones and code."""
+        assert hand_typed_timings("It took 4.0 s, then 3 seconds, then 150 ms.") == [
+            "4.0 s",
+            "3 seconds",
+            "150 ms",
+        ]
+        assert hand_typed_timings("a 1-second sleep") == ["1-second"]
+        glued = "took {glue:text}`t_sync:.2f` s; `sleep(1)`\n```python\nsleep(2) # 2 s\n```\n"
+        assert hand_typed_timings(glued) == []
+        assert hand_typed_timings("dask 0.20 (2018), chunksize 6, version 3.5s") == ["3.5s"]
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_no_hand_typed_timing(self, tutorial: Path) -> None:
+        """No tutorial types a timing into its prose: every number of seconds is glued."""
+        assert hand_typed_timings(tutorial.read_text(encoding="utf-8")) == []
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_notebook_shape(self, tutorial: Path) -> None:
+        """Each tutorial is an executable MyST notebook that reads DELAY and shows its stamp."""
+        text = tutorial.read_text(encoding="utf-8")
+        assert re.search(r"\A---\n.*kernelspec:.*\n---\n", text, re.S), "no kernelspec"
+        assert "default_delay()" in text, "DELAY must come from ops.default_delay()"
+        stamp_cell = re.search(
+            r"```\{code-cell\}[^\n]*\n:tags: \[remove-input\]\n(.*?)```", text, re.S
+        )
+        assert stamp_cell and "environment()" in stamp_cell.group(1), "no stamp cell"
+
+
+class TestReadTheDocsConfig:
+    """.readthedocs.yaml builds the same site as make docs, from a current image."""
+
+    config = yaml.safe_load((ROOT / ".readthedocs.yaml").read_text(encoding="utf-8"))
+
+    def test_image_python_and_graphviz(self) -> None:
+        """A current Ubuntu, Python 3.12 or newer, graphviz from apt."""
+        build = self.config["build"]
+        assert self.config["version"] == 2
+        assert build["os"] in ("ubuntu-24.04", "ubuntu-lts-latest", "ubuntu-latest")
+        major, minor = (int(n) for n in str(build["tools"]["python"]).split(".")[:2])
+        assert (major, minor) >= (3, 12)
+        assert "graphviz" in build["apt_packages"]
+        assert "commands" not in build, "build.commands cannot be combined with apt_packages"
+
+    def test_install_and_sphinx(self) -> None:
+        """The project is installed with its docs extra; conf.py at the top; warnings fail."""
+        (install,) = self.config["python"]["install"]
+        assert install == {"method": "pip", "path": ".", "extra_requirements": ["docs"]}
+        assert self.config["sphinx"] == {"configuration": "conf.py", "fail_on_warning": True}
+
+    def test_html_job_is_the_tested_build(self) -> None:
+        """The html job builds docs/ with the conf of `.`, nitpicky and warnings as errors.
+
+        That is the build the ``built_site`` fixture makes (paths aside), so the
+        fixture's checks -- the landing page at the root above all -- hold for it.
+        """
+        (command,) = self.config["build"]["jobs"]["build"]["html"]
+        args = shlex.split(command)
+        assert args[:3] == ["python", "-m", "sphinx"]
+        assert args[-2:] == ["docs", "$READTHEDOCS_OUTPUT/html"]
+        assert args[args.index("-c") + 1] == "."
+        assert args[args.index("-b") + 1] == "html"
+        flags = "".join(a[1:] for a in args if re.fullmatch(r"-[A-Za-z]+", a))
+        assert {"n", "W", "E"} <= set(flags) and "--keep-going" in args
+
+
+@pytest.mark.docs
+class TestBuiltTutorials:
+    """Every tutorial page is built with its graphs, tables, stamp and notebook."""
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_page_exists(self, built_site: Path, tutorial: Path) -> None:
+        """The tutorial has its HTML page."""
+        assert page(built_site, tutorial).is_file()
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_graph_images_exist(self, built_site: Path, tutorial: Path) -> None:
+        """The page shows at least one image, and every image it shows is a file of the site."""
+        html_page = page(built_site, tutorial)
+        sources = re.findall(r'<img[^>]+src="([^"]+)"', html_page.read_text(encoding="utf-8"))
+        local = [s for s in sources if not s.startswith(("http:", "https:", "data:"))]
+        assert local, "no image on the page"
+        for source in local:
+            image = (html_page.parent / source).resolve()
+            assert image.suffix in (".png", ".svg") and image.stat().st_size > 0, source
+
+    def test_slow_arithmetic_draws_both_graphs(self, built_site: Path) -> None:
+        """Lesson 2 shows the plain graph and the graph coloured by execution order."""
+        html_page = built_site / "tutorials" / "02-slow-arithmetic.html"
+        assert len(re.findall(r"<img[^>]+src=", html_page.read_text(encoding="utf-8"))) >= 2
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_tables_contain_numbers(self, built_site: Path, tutorial: Path) -> None:
+        """The page has a table of measured numbers."""
+        text = page(built_site, tutorial).read_text(encoding="utf-8")
+        tables = re.findall(r"<table.*?</table>", text, re.S)
+        assert tables, "no table on the page"
+        assert any(re.search(r"<td[^>]*>[^<]*?\d+\.\d+", t) for t in tables), "no numbers"
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_stamp(self, built_site: Path, tutorial: Path) -> None:
+        """The page says when it ran, with which Python, dask and distributed, on how many CPUs."""
+        text = re.sub(r"<[^>]+>", "", page(built_site, tutorial).read_text(encoding="utf-8"))
+        assert STAMP.search(text), "no stamp"
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_notebook_download(self, built_site: Path, tutorial: Path) -> None:
+        """The executed notebook is published and the page links to it."""
+        relative = tutorial.relative_to(DOCS).with_suffix(".ipynb").as_posix()
+        notebook = built_site / "_sources" / relative
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        assert any(c["cell_type"] == "code" and c.get("outputs") for c in cells)
+        assert f"_sources/{relative}" in page(built_site, tutorial).read_text(encoding="utf-8")
+
+    def test_glued_numbers_are_rendered(self, built_site: Path) -> None:
+        """Glued numbers appear in the prose of lesson 2, formatted."""
+        text = (built_site / "tutorials" / "02-slow-arithmetic.html").read_text(encoding="utf-8")
+        text = re.sub(r"<[^>]+>", "", text)
+        assert re.search(r"single-threaded \d+\.\d\d s, threads \d+\.\d\d s", text)
+
+
+@pytest.mark.docs
+class TestBuiltSite:
+    """The site as a whole: landing page, reference pages, nothing private."""
+
+    def test_root_is_the_landing_page(self, built_site: Path) -> None:
+        """The root index.html is docs/index.md, not a listing of the repository."""
+        text = (built_site / "index.html").read_text(encoding="utf-8")
+        assert "<title>schedtutor" in text
+        assert 'href="tutorials/index.html"' in text
+        assert not (built_site / "docs").exists() and not (built_site / "README.html").exists()
+
+    def test_api_documents_every_public_name(self, built_site: Path) -> None:
+        """Every name in schedtutor.__all__ and every public module is on the API page."""
+        text = (built_site / "reference" / "api.html").read_text(encoding="utf-8")
+        for name in schedtutor.__all__:
+            assert re.search(rf'id="schedtutor\.[\w.]*\b{re.escape(name)}"', text), name
+        root = importlib.import_module("schedtutor")
+        for info in pkgutil.iter_modules(root.__path__):
+            if not info.name.startswith("_"):
+                assert f'id="module-schedtutor.{info.name}"' in text, info.name
+
+    def test_cli_page_lists_every_option(self, built_site: Path) -> None:
+        """The CLI page shows every subcommand and option of the parser."""
+        text = (built_site / "reference" / "cli.html").read_text(encoding="utf-8")
+        parser = build_parser()
+        (commands,) = [a for a in parser._actions if hasattr(a, "choices") and a.choices]
+        for name, sub in commands.choices.items():
+            assert f"schedtutor {name}" in text, name
+            for action in sub._actions:
+                for option in action.option_strings:
+                    assert option in text, f"{name} {option}"
+
+    def test_execution_report(self, built_site: Path) -> None:
+        """The execution report lists every tutorial, with its run time, as succeeded."""
+        text = (built_site / "reference" / "execution.html").read_text(encoding="utf-8")
+        for tutorial in TUTORIALS:
+            row = re.search(rf"{tutorial.stem}.*?</tr>", text, re.S)
+            assert row, tutorial.stem
+            assert "✅" in row.group(0) and re.search(r"\d+\.\d+", row.group(0)), row.group(0)
+
+    def test_nothing_local_is_published(self, built_site: Path) -> None:
+        """No page, source or notebook holds a local path, the host name or the user name."""
+        user = getpass.getuser()
+        forbidden = [str(ROOT), str(Path.home()) + "/", "/root/", "/home/", "/work/", "/tmp/"]
+        forbidden += [sys.prefix, socket.gethostname()]
+        # A short or common user name ("root") is only a leak in a path or an address.
+        user_leak = re.compile(rf"(/{re.escape(user)}/|\b{re.escape(user)}@|~{re.escape(user)}\b)")
+        found = []
+        for path in text_files(built_site):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found += [f"{path.name}: {word}" for word in forbidden if word and word in text]
+            found += [f"{path.name}: {m.group(0)}" for m in user_leak.finditer(text)]
+        assert not found, found
