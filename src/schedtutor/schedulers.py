@@ -221,8 +221,14 @@ def local_cluster(
     preload = list(dask.config.get("distributed.worker.preload"))
     if processes:
         preload.append("schedtutor._worker_setup")
+    # The scheduler appends a route to this list of Dask's config in place when
+    # bokeh is missing; start it on a copy, so the user's config stays as it was.
+    routes = list(dask.config.get("distributed.scheduler.http.routes"))
     try:
-        with _interrupt_deferred() as interrupted:
+        with (
+            _interrupt_deferred() as interrupted,
+            dask.config.set({"distributed.scheduler.http.routes": routes}),
+        ):
             cluster = LocalCluster(
                 host="127.0.0.1",
                 protocol="tcp://",
