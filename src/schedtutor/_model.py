@@ -1,0 +1,128 @@
+"""Turn a Dask collection into the jobs :mod:`schedtutor._simulate` schedules.
+
+The graph is the one the scheduler would run: the collection's optimised
+graph (for a ``Delayed``, whose only optimisation is culling, a cheap cull of
+our own instead of Dask's per-layer one, which grows with the square of the
+number of layers); for the processes scheduler, ``cull`` and ``fuse`` on top,
+as ``dask.multiprocessing.get`` does.  Each task becomes a :class:`Job` with
+its ``dask.order`` priority and its *segments*: one ``(key, seconds, kind)``
+per original task inside it (several when Dask fused tasks together).
+
+Where the seconds come from: a library op (``schedtutor._work.OPS``, or
+``do_work``) carries its ``delay`` and kind of work in its arguments; any
+other task's seconds come from the ``durations`` table, its kind from the
+caller's default.  An alias runs no work: a zero-second segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dask
+from dask._task_spec import Alias, DataNode, Task, _execute_subgraph
+from dask.delayed import Delayed
+from dask.order import order
+from dask.utils import key_split
+
+from schedtutor import _work
+from schedtutor._simulate import Job, Segment
+from schedtutor.trace import materialize
+
+KINDS = {"sleeplock": "lock", "sleep": "sleep", "python": "python", "numpy": "numpy"}
+"""The simulation's kind of segment for each kind of work of :data:`schedtutor.WORK_KINDS`."""
+
+_OP_FUNCS = frozenset(_work.OPS.values())
+
+
+def graph(obj: Any, scheduler: str, optimize_graph: bool = True) -> dict[Any, Any]:
+    """Return the graph ``scheduler`` would run for ``obj``, culled to what its output needs."""
+    cheap = isinstance(obj, Delayed) and not dask.config.get("optimization.fuse.delayed")
+    dsk, keys = materialize(obj, optimize_graph and not cheap)
+    if scheduler == "processes":
+        from dask.optimization import cull, fuse
+
+        dsk, dependencies = cull(dsk, keys)
+        dsk, _ = fuse(dsk, keys, dependencies)
+        return dict(dsk)
+    needed, stack = set(), list(keys)
+    while stack:
+        key = stack.pop()
+        if key not in needed and key in dsk:
+            needed.add(key)
+            stack.extend(dsk[key].dependencies)
+    return {key: node for key, node in dsk.items() if key in needed}
+
+
+def jobs(dsk: Mapping[Any, Any], table: Mapping[Any, float] | None, kind: str) -> list[Job]:
+    """Return one job per task of ``dsk`` (data nodes are not tasks), linked both ways."""
+    priority = order(dsk)
+    keys = [k for k in dsk if not isinstance(dsk[k], DataNode)]
+    index = {k: i for i, k in enumerate(keys)}
+    result = [
+        Job(
+            k,
+            priority[k],
+            segments(dsk[k], table, kind),
+            group=k[0] if isinstance(k, tuple) else key_split(k),  # distributed's task group
+            data_producer=dsk[k].data_producer,
+        )
+        for k in keys
+    ]
+    for job in result:
+        node = dsk[job.key]
+        deps = node.dependencies if isinstance(node, Task | Alias) else ()
+        job.dependencies = [index[d] for d in deps if d in index]
+        for d in job.dependencies:
+            result[d].dependents.append(index[job.key])
+    return result
+
+
+def segments(node: Any, table: Mapping[Any, float] | None, kind: str) -> list[Segment]:
+    """Return the work of one scheduled task, one segment per original task in it."""
+    if isinstance(node, Task) and node.func is _execute_subgraph:
+        inner = node.args[0]
+        priority = order(inner)
+        return [
+            s
+            for k in sorted(inner, key=priority.__getitem__)
+            for s in segments(inner[k], table, kind)
+        ]
+    if not isinstance(node, Task):  # an Alias: hands a value on, no work
+        return [(node.key, 0.0, "sleep")]
+    known = op(node)
+    if table is not None and node.key in table:
+        return [(node.key, float(table[node.key]), known[1] if known else kind)]
+    if known is not None:
+        return [(node.key, *known)]
+    if table is None:
+        raise ValueError(
+            f"cannot tell how long task {node.key!r} takes (it is not one of schedtutor's ops); "
+            "pass durations=trace(obj, 'sync') or a {key: seconds} mapping"
+        )
+    raise ValueError(
+        f"durations has no time for task {node.key!r}; trace this same object "
+        "(rebuilding a graph gives its tasks new keys)"
+    )
+
+
+def op(node: Task) -> tuple[float, str] | None:
+    """Return the seconds and segment kind of a library op's task, or None for another task."""
+    if node.func in _OP_FUNCS and len(node.args) == 4:
+        delay, work = node.args[2], node.args[3]
+    elif node.func is _work.do_work and len(node.args) == 2:
+        delay, work = node.args
+    else:
+        return None
+    if isinstance(delay, int | float) and not isinstance(delay, bool) and work in KINDS:
+        return float(delay), KINDS[work]
+    return None
+
+
+def critical_path(jobs: list[Job]) -> float:
+    """Return the seconds of work on the longest chain of dependent jobs."""
+    longest: dict[int, float] = {}
+    for i in sorted(range(len(jobs)), key=lambda i: jobs[i].priority):
+        before = max((longest[d] for d in jobs[i].dependencies), default=0.0)
+        longest[i] = before + sum(seconds for _, seconds, _ in jobs[i].segments)
+    return max(longest.values(), default=0.0)

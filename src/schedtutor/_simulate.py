@@ -1,0 +1,433 @@
+"""The discrete-event simulation behind :func:`schedtutor.predict`.
+
+Two parts.  A :class:`Machine` runs *segments* of work on *slots* (a worker
+thread, or a worker process's one thread) and knows what they share: each
+process has one sleeplock lock and one GIL, and the machine has ``cpus`` CPUs.
+Its clock advances from event to event; between events every running segment
+progresses at a constant rate:
+
+========  ==========================================================
+kind      rate while it runs
+========  ==========================================================
+sleep     1: sleeping needs nothing
+lock      1 once it holds its process's lock; 0 (a lock wait) before
+python    its share of the process's GIL, times the CPU share
+numpy     the CPU share: NumPy's loops release the GIL
+========  ==========================================================
+
+where the CPU share is ``min(1, cpus / demand)`` and ``demand`` counts one CPU
+per process running Python work plus one per running NumPy segment.
+
+On top, a *driver* decides what runs where and when, like the real scheduler:
+:func:`run_local` is ``dask.local.get_async`` (a LIFO ready stack, ``fire_tasks``
+with ``num_workers`` and ``chunksize``, one finished batch handled per turn of
+the main loop, batches queued first-in first-out to the pool);
+:func:`run_distributed` follows the distributed scheduler's placement (root-ish
+tasks queued and sent to free workers, others to a worker holding their
+dependencies; each worker runs its tasks in priority order), without work
+stealing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+INF = float("inf")
+
+Segment = tuple[Any, float, str]
+"""``(key, seconds, kind)``: one original task's work inside a scheduled task."""
+
+SpanRecord = tuple[Any, int, float, float, float]
+"""``(key, slot, start, end, lock_wait)``."""
+
+
+@dataclass
+class Job:
+    """One task as the scheduler sees it: its priority, its work and its edges."""
+
+    key: Any
+    priority: int
+    segments: list[Segment]
+    dependencies: list[int] = field(default_factory=list)
+    dependents: list[int] = field(default_factory=list)
+    group: str = ""
+    data_producer: bool = False
+
+
+class _Run:
+    """The segments one slot is working through, and the state of the current one."""
+
+    __slots__ = (
+        "done",
+        "i",
+        "kind",
+        "process",
+        "rate",
+        "remaining",
+        "running",
+        "segments",
+        "slot",
+        "start",
+        "waited",
+    )
+
+    def __init__(self, slot: int, process: int, segments: list[Segment], done: Any) -> None:
+        self.slot, self.process, self.segments, self.done = slot, process, segments, done
+        self.i = -1
+        self.kind, self.remaining, self.rate = "sleep", 0.0, 1.0
+        self.running, self.start, self.waited = True, 0.0, 0.0
+
+
+class Machine:
+    """Slots in processes that share locks, GILs and CPUs; an event clock."""
+
+    def __init__(self, slot_process: list[int], cpus: int) -> None:
+        self.slot_process = slot_process
+        self.cpus = max(1, cpus)
+        self.now = 0.0
+        self.spans: list[SpanRecord] = []
+        self._events: list[tuple[float, int, Callable[..., None], Any]] = []
+        self._seq = itertools.count()
+        self._active: list[_Run] = []
+        self._holder: dict[int, _Run | None] = {}
+        self._waiters: dict[int, deque[_Run]] = {}
+        self._dirty = False
+
+    def at(self, time: float, action: Callable[..., None], arg: Any = None) -> None:
+        """Call ``action(arg)`` when the clock reaches ``time``."""
+        heapq.heappush(self._events, (time, next(self._seq), action, arg))
+
+    def start(self, slot: int, segments: list[Segment], done: Callable[[int], None]) -> None:
+        """Work through ``segments`` on ``slot`` from now; call ``done(slot)`` at the end."""
+        run = _Run(slot, self.slot_process[slot], segments, done)
+        self._active.append(run)
+        self._next_segment(run)
+
+    def _next_segment(self, run: _Run) -> None:
+        while True:
+            run.i += 1
+            if run.i == len(run.segments):
+                self._active.remove(run)
+                self._dirty = True
+                run.done(run.slot)
+                return
+            key, seconds, kind = run.segments[run.i]
+            run.start, run.waited, run.kind, run.remaining = self.now, 0.0, kind, seconds
+            if seconds <= 0:  # do_work(0) returns at once, without taking the lock
+                self.spans.append((key, run.slot, self.now, self.now, 0.0))
+                continue
+            run.running = True
+            if kind == "lock":
+                if self._holder.get(run.process) is None:
+                    self._holder[run.process] = run
+                else:
+                    run.running = False
+                    self._waiters.setdefault(run.process, deque()).append(run)
+            self._dirty = True
+            return
+
+    def _finish(self, run: _Run) -> None:
+        key = run.segments[run.i][0]
+        self.spans.append((key, run.slot, run.start, self.now, run.waited))
+        if run.kind == "lock":
+            waiters = self._waiters.get(run.process)
+            following = waiters.popleft() if waiters else None
+            self._holder[run.process] = following
+            if following is not None:
+                following.running = True
+        self._dirty = True
+        self._next_segment(run)
+
+    def _rates(self) -> None:
+        python: dict[int, int] = {}
+        numpy = 0
+        for run in self._active:
+            if run.running and run.kind == "python":
+                python[run.process] = python.get(run.process, 0) + 1
+            elif run.running and run.kind == "numpy":
+                numpy += 1
+        demand = len(python) + numpy
+        cpu = min(1.0, self.cpus / demand) if demand else 1.0
+        for run in self._active:
+            if run.kind == "python":
+                run.rate = cpu / python.get(run.process, 1)
+            elif run.kind == "numpy":
+                run.rate = cpu
+            else:
+                run.rate = 1.0
+        self._dirty = False
+
+    def run(self) -> None:
+        """Advance the clock until no event and no work is left."""
+        events = self._events
+        while True:
+            if self._dirty:
+                self._rates()
+            first: _Run | None = None
+            t_finish = INF
+            for run in self._active:
+                if run.running:
+                    t = self.now + run.remaining / run.rate
+                    if t < t_finish:
+                        t_finish, first = t, run
+            t_event = events[0][0] if events else INF
+            if first is None and not events:
+                return
+            t = min(t_finish, t_event)
+            elapsed = t - self.now
+            if elapsed > 0:
+                for run in self._active:
+                    if run.running:
+                        run.remaining -= run.rate * elapsed
+                    else:
+                        run.waited += elapsed
+                self.now = t
+            if first is not None and t_finish <= t_event:
+                first.remaining = 0.0
+                self._finish(first)
+            else:
+                _, _, action, arg = heapq.heappop(events)
+                action(arg)
+
+
+def run_local(
+    jobs: list[Job],
+    machine: Machine,
+    num_workers: int,
+    chunksize: int,
+    task_cost: float,
+    spawn: float | None = None,
+    hop: float = 0.0,
+) -> float:
+    """Simulate ``dask.local.get_async``; return when its main loop ends.
+
+    A finished batch reaches the main loop ``hop`` seconds after its last task
+    ended (its results travel back from a worker process).
+
+    ``spawn`` is ``None`` for a pool whose workers exist already (threads,
+    sync); otherwise a worker process is spawned, as ``ProcessPoolExecutor``
+    does, when a batch is submitted and no process is idle, and can take
+    work ``spawn`` seconds later.
+    """
+    waiting = [len(job.dependencies) for job in jobs]
+    roots = [i for i, n in enumerate(waiting) if n == 0]
+    ready = sorted(roots, key=lambda i: jobs[i].priority, reverse=True)
+    running = 0
+    pool: deque[list[int]] = deque()  # submitted batches, first in first out
+    completed: deque[list[int]] = deque()
+    free_slots: list[int] = [] if spawn is not None else list(range(num_workers))
+    spawned = 0 if spawn is not None else num_workers
+    idle = 0
+    busy = [False]  # the main loop is handling a batch
+    finished = [0.0]
+
+    def fire() -> list[list[int]]:
+        nonlocal running
+        used = -(running // -chunksize)
+        ntasks = min(len(ready), chunksize * max(num_workers - used, 0))
+        fired = [ready.pop() for _ in range(ntasks)]
+        running += ntasks
+        return [fired[i : i + chunksize] for i in range(0, ntasks, chunksize)]
+
+    def submit(batches: list[list[int]]) -> None:
+        nonlocal spawned, idle
+        for batch in batches:
+            pool.append(batch)
+            if spawn is not None:
+                if idle > 0:
+                    idle -= 1
+                elif spawned < num_workers:
+                    machine.at(machine.now + spawn, slot_free, spawned)
+                    spawned += 1
+        dispatch()
+
+    def dispatch() -> None:
+        while pool and free_slots:
+            batch = pool.popleft()
+            slot = min(free_slots)
+            free_slots.remove(slot)
+            segments = [s for i in batch for s in jobs[i].segments]
+            machine.start(slot, segments, partial(batch_done, batch=batch))
+
+    def slot_free(slot: int) -> None:
+        free_slots.append(slot)
+        dispatch()
+
+    def batch_done(slot: int, *, batch: list[int]) -> None:
+        slot_free(slot)
+        if hop > 0:
+            machine.at(machine.now + hop, returned, batch)
+        else:
+            returned(batch)
+
+    def returned(batch: list[int]) -> None:
+        nonlocal idle
+        idle += 1
+        completed.append(batch)
+        if not busy[0]:
+            step()
+
+    def step(_: Any = None) -> None:
+        nonlocal running
+        batch = completed.popleft()
+        running -= len(batch)
+        for i in batch:
+            newly = [d for d in jobs[i].dependents if _release(waiting, d)]
+            ready.extend(sorted(newly, key=lambda d: jobs[d].priority, reverse=True))
+        batches = fire()
+        busy[0] = True
+        machine.at(machine.now + task_cost * (len(batch) + sum(map(len, batches))), after, batches)
+
+    def after(batches: list[list[int]]) -> None:
+        busy[0] = False
+        finished[0] = machine.now
+        submit(batches)  # a batch that ends at once may have started the next step
+        if completed and not busy[0]:
+            step()
+
+    first = fire()
+    busy[0] = True
+    machine.at(task_cost * sum(map(len, first)), after, first)
+    machine.run()
+    return finished[0]
+
+
+def _release(waiting: list[int], job: int) -> bool:
+    waiting[job] -= 1
+    return waiting[job] == 0
+
+
+def run_distributed(
+    jobs: list[Job],
+    machine: Machine,
+    workers: list[list[int]],
+    start: float,
+    hop: float,
+    task_cost: float,
+    saturation: float = 1.1,
+) -> float:
+    """Simulate the distributed scheduler's placement; return when the last task ends.
+
+    ``workers`` lists each worker's slots (threads).  Following
+    ``distributed.scheduler``: a *root-ish* task (one of a group of more than
+    twice as many tasks as there are threads, with few dependency groups) is
+    queued on the scheduler and sent to the least busy worker with a free
+    slot (``ceil(saturation * nthreads)`` tasks per worker); another task goes
+    to the least occupied worker among those holding its dependencies (or,
+    with none, any worker, round robin), occupancy counting each task at its
+    group's average duration, as the scheduler estimates it; each worker runs what it was sent in
+    priority order.  Work stealing is not modelled.  A task reaches its worker
+    ``hop`` seconds after its last dependency ended (``start`` for the
+    first); the scheduler sends at most one task per ``task_cost`` seconds.
+    """
+    threads = sum(map(len, workers))
+    owner = {slot: w for w, slots in enumerate(workers) for slot in slots}
+    seconds = _estimates(jobs)
+    rootish = _rootish(jobs, threads)
+    waiting = [len(job.dependencies) for job in jobs]
+    where = [0] * len(jobs)
+    processing = [0] * len(workers)
+    occupancy = [0.0] * len(workers)
+    limit = [max(-(-saturation * len(slots) // 1), 1) for slots in workers]
+    queued: list[tuple[int, int]] = []
+    sent_to: list[list[tuple[int, int]]] = [[] for _ in workers]
+    free = [list(slots) for slots in workers]
+    sent, last, count = [0.0], [0.0], [0]
+
+    def arrive(indices: list[int]) -> None:
+        for i in sorted(indices, key=lambda i: jobs[i].priority):
+            if rootish[i]:
+                heapq.heappush(queued, (jobs[i].priority, i))
+            else:
+                send(i, _pick(i))
+        dequeue()
+
+    def _pick(i: int) -> int:
+        holders = sorted({where[d] for d in jobs[i].dependencies})
+        if holders:
+            return min(holders, key=lambda w: occupancy[w] / len(workers[w]))
+        idle = [w for w in range(len(workers)) if processing[w] < len(workers[w])]
+        pool = idle or list(range(len(workers)))
+        best = min(pool, key=lambda w: occupancy[w])
+        if occupancy[best] == 0:  # distributed's round robin among empty workers
+            first = count[0] % len(pool)
+            best = next(w for w in pool[first:] + pool[:first] if occupancy[w] == 0)
+        return best
+
+    def dequeue() -> None:
+        while queued:
+            open_ = [w for w in range(len(workers)) if processing[w] < limit[w]]
+            if not open_:
+                return
+            _, i = heapq.heappop(queued)
+            send(i, min(open_, key=lambda w: processing[w] / len(workers[w])))
+
+    def send(i: int, w: int) -> None:
+        processing[w] += 1
+        occupancy[w] += seconds[i]
+        count[0] += 1
+        sent[0] = max(machine.now, sent[0]) + task_cost
+        machine.at(sent[0], land, (w, i))
+
+    def land(arg: tuple[int, int]) -> None:
+        w, i = arg
+        heapq.heappush(sent_to[w], (jobs[i].priority, i))
+        work(w)
+
+    def work(w: int) -> None:
+        while free[w] and sent_to[w]:
+            _, i = heapq.heappop(sent_to[w])
+            slot = min(free[w])
+            free[w].remove(slot)
+            machine.start(slot, jobs[i].segments, partial(done, i=i))
+
+    def done(slot: int, *, i: int) -> None:
+        w = owner[slot]
+        last[0] = machine.now
+        where[i] = w
+        processing[w] -= 1
+        occupancy[w] -= seconds[i]
+        free[w].append(slot)
+        newly = [d for d in jobs[i].dependents if _release(waiting, d)]
+        if newly:
+            machine.at(machine.now + hop, arrive, newly)
+        dequeue()
+        work(w)
+
+    machine.at(start, arrive, [i for i, n in enumerate(waiting) if n == 0])
+    machine.run()
+    return last[0]
+
+
+def _estimates(jobs: list[Job]) -> list[float]:
+    """Return the scheduler's estimate of each task's duration: its group's average."""
+    total: dict[str, list[float]] = {}
+    for job in jobs:
+        total.setdefault(job.group, []).append(sum(s[1] for s in job.segments))
+    average = {group: sum(times) / len(times) for group, times in total.items()}
+    return [average[job.group] for job in jobs]
+
+
+def _rootish(jobs: list[Job], threads: int) -> list[bool]:
+    """Return which tasks ``distributed.Scheduler.is_rootish`` calls root-ish."""
+    size: dict[str, int] = {}
+    for job in jobs:
+        size[job.group] = size.get(job.group, 0) + 1
+    needs: dict[str, set[str]] = {}
+    for job in jobs:
+        needs.setdefault(job.group, set()).update(jobs[d].group for d in job.dependencies)
+    return [
+        job.data_producer
+        or (
+            size[job.group] > 2 * threads
+            and len(needs[job.group]) < 5  # distributed.scheduler.rootish-taskgroup
+            and sum(size[g] for g in needs[job.group]) < 5  # ...-taskgroup-dependencies
+        )
+        for job in jobs
+    ]

@@ -1,0 +1,297 @@
+"""Predict how long a graph takes under a scheduler, and when each task runs.
+
+:func:`predict` answers before anything runs.  It does not just add up the
+critical path: it replays the scheduler's own policy on the graph, in a
+discrete-event simulation (:mod:`schedtutor._simulate`), and returns a
+:class:`Prediction` with the predicted wall time, predicted
+:class:`~schedtutor.trace.TaskSpan` s (so :func:`schedtutor.plot_timeline`
+draws a prediction like a trace) and the critical path.
+
+>>> from schedtutor import slow_arithmetic
+>>> graph = slow_arithmetic(delay=0.1)  # four ops that sleep holding one lock
+>>> [round(predict(graph, s).seconds, 2) for s in ("sync", "threads", "distributed")]
+[0.4, 0.4, 0.36]
+>>> round(predict(slow_arithmetic(delay=0.1, work="sleep"), "threads").seconds, 2)
+0.3
+>>> round(predict(graph).critical_path, 2)
+0.3
+
+The model
+=========
+
+**Durations.**  The library's ops (:data:`schedtutor._work.OPS`) carry their
+``delay`` and kind of ``work`` in their arguments, so their tasks are read
+directly.  Any other task needs ``durations=``: a :class:`~schedtutor.trace.Trace`
+of the same object (measure once with ``trace(obj, "sync")``, predict every
+scheduler) or a ``{key: seconds}`` mapping; such a task is assumed to do work
+of kind ``work`` (default ``"sleep"``: it runs in parallel with anything;
+say ``"python"`` if it holds the GIL).
+
+**The local schedulers** (sync, threads, processes) are all
+``dask.local.get_async``, replayed step by step: ``dask.order`` priorities; the
+ready tasks on a stack, the most recently readied first, ties broken by
+priority; ``fire_tasks`` sending ``chunksize`` tasks per batch to at most
+``num_workers`` workers (default ``dask.system.CPU_COUNT``; ``chunksize``
+default 1 for threads and 6 for processes); a batch's tasks run one after
+another on one worker and come back together; the main loop handles one
+finished batch per turn at :attr:`Costs.local_task` seconds per task.  The
+processes scheduler first ``cull``s and ``fuse``s the graph as Dask does (in
+Dask 2026.8 ``fuse`` leaves task-spec graphs alone), and starts a fresh spawn
+pool every compute: a worker process is spawned when a batch finds none idle
+and takes work :attr:`Costs.process_start` seconds later; shutting the pool
+down costs :attr:`Costs.process_stop`.
+
+**Distributed**: ``n_workers`` x ``threads_per_worker`` threads (2 x 1 by
+default, or read from ``client``/``address``); ready tasks go to free threads
+in priority order; a task starts :attr:`Costs.distributed_hop` after its last
+dependency ended; ``processes=False`` puts every worker in one process.
+
+**What runs side by side.**  Each process has one sleeplock lock (threads of
+one process take turns) and one GIL (its Python work shares one CPU); NumPy
+work and sleeping run in parallel; all share ``CPU_COUNT`` CPUs.
+
+**Not modelled**: other programs on the machine; imports a reader's tasks
+trigger in a fresh worker process; the distributed scheduler's placement by
+data locality, work stealing and memory limits.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dask.system import CPU_COUNT
+from dask.utils import key_split
+
+from schedtutor import _model, _simulate, _work
+from schedtutor.ops import check_work
+from schedtutor.schedulers import check_options, open_scheduler
+from schedtutor.timing import check_collection, label
+from schedtutor.trace import TaskSpan, Trace, overlap, trace
+
+__all__ = ["DEFAULT_COSTS", "Costs", "Prediction", "calibrate", "critical_path", "predict"]
+
+
+@dataclass(frozen=True)
+class Costs:
+    """The fixed costs of running a graph on this machine, in seconds.
+
+    The defaults were measured on a 2-CPU Linux machine with Python 3.11 and
+    Dask 2026.8 (see :func:`calibrate` to measure your own).
+    """
+
+    sync_task: float = 15e-6
+    """The local main loop's bookkeeping per task handed out, and again per task handled (sync)."""
+    local_task: float = 30e-6
+    """The same under threads."""
+    process_task: float = 50e-6
+    """The same under processes, pickling included."""
+    process_start: float = 0.30
+    """From a batch's submission to a freshly spawned worker process until it starts it."""
+    process_hop: float = 0.004
+    """From a batch's end in its process until the main loop handles its results."""
+    process_stop: float = 0.07
+    """Shutting the process pool down after the last result."""
+    distributed_start: float = 0.015
+    """From ``compute`` until the first task starts on a worker."""
+    distributed_hop: float = 0.008
+    """From a task's end until a dependent starts (a scheduler round trip)."""
+    distributed_task: float = 0.0015
+    """The scheduler's time per task: it starts at most one task per this many seconds."""
+    distributed_stop: float = 0.02
+    """From the last task's end until ``compute`` returns."""
+
+
+DEFAULT_COSTS = Costs()
+"""The costs :func:`predict` uses unless given others."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What :func:`predict` expects: the wall time, each task's span, the critical path."""
+
+    seconds: float
+    spans: tuple[TaskSpan, ...]
+    critical_path: float
+    scheduler: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The configuration's readable label, e.g. ``processes (chunksize=1)``."""
+        return label(self.scheduler, self.options)
+
+    def overlap(self, first: str, second: str) -> float:
+        """Return the seconds tasks named ``first`` and ``second`` are to work side by side."""
+        return overlap(self.spans, first, second)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.label}: {self.seconds:.3f} s predicted "
+            f"(critical path {self.critical_path:.3f} s)"
+        )
+
+
+def predict(
+    obj: Any,
+    scheduler: str = "threads",
+    durations: Trace | Mapping[Any, float] | None = None,
+    *,
+    work: str = "sleep",
+    costs: Costs | None = None,
+    **options: Any,
+) -> Prediction:
+    """Predict the wall time and the task spans of computing ``obj`` under ``scheduler``.
+
+    ``options`` are those of :func:`schedtutor.run`.  Tasks that are not the
+    library's ops need ``durations`` (a sync :class:`~schedtutor.trace.Trace`
+    of ``obj``, or ``{key: seconds}``) and are taken to do work of kind
+    ``work``.  ``costs`` are the machine's fixed costs (:func:`calibrate`).
+
+    >>> from schedtutor import slow_arithmetic
+    >>> prediction = predict(slow_arithmetic(delay=0.01, work="sleep"), "threads", num_workers=2)
+    >>> round(prediction.seconds, 2), prediction.overlap("add", "sub") > 0
+    (0.03, True)
+    """
+    check_collection(obj)
+    canonical = check_options(scheduler, options)
+    kind = _model.KINDS[check_work(work)]
+    table = durations.durations() if isinstance(durations, Trace) else durations
+    costs = costs or DEFAULT_COSTS
+    dsk = _model.graph(obj, canonical, options.get("optimize_graph", True))
+    jobs = _model.jobs(dsk, table, kind)
+    if canonical == "distributed":
+        workers, processes, names = _cluster_layout(options)
+        machine = _simulate.Machine(processes, int(CPU_COUNT))
+        start, hop = costs.distributed_start, costs.distributed_hop
+        end = _simulate.run_distributed(jobs, machine, workers, start, hop, costs.distributed_task)
+        seconds = end + costs.distributed_stop
+    else:
+        machine, names, seconds = _run_local(jobs, canonical, options, costs)
+    spans = sorted(
+        (
+            TaskSpan(key, key_split(key), *names[slot], start, end, waited)
+            for key, slot, start, end, waited in machine.spans
+        ),
+        key=lambda s: (s.start, s.end),
+    )
+    return Prediction(seconds, tuple(spans), _model.critical_path(jobs), canonical, dict(options))
+
+
+def _run_local(
+    jobs: list[_simulate.Job], canonical: str, options: Mapping[str, Any], costs: Costs
+) -> tuple[_simulate.Machine, list[tuple[str, str]], float]:
+    """Simulate sync, threads or processes; return the machine, the slots' names, the seconds."""
+    workers = 1 if canonical == "sync" else _setting(options, "num_workers", int(CPU_COUNT))
+    chunksize = _setting(options, "chunksize", 6 if canonical == "processes" else 1)
+    if canonical == "processes":
+        machine = _simulate.Machine(list(range(workers)), int(CPU_COUNT))
+        names = [(f"process {i + 1}", "thread 1") for i in range(workers)]
+        end = _simulate.run_local(
+            jobs,
+            machine,
+            workers,
+            chunksize,
+            costs.process_task,
+            spawn=costs.process_start,
+            hop=costs.process_hop,
+        )
+        return machine, names, end + costs.process_stop
+    machine = _simulate.Machine([0] * workers, int(CPU_COUNT))
+    names = [("process 1", f"thread {i + 1}") for i in range(workers)]
+    task_cost = costs.sync_task if canonical == "sync" else costs.local_task
+    return machine, names, _simulate.run_local(jobs, machine, workers, chunksize, task_cost)
+
+
+def _setting(options: Mapping[str, Any], name: str, default: int) -> int:
+    """Return a local scheduler's setting as Dask resolves it: argument, config, default."""
+    import dask
+
+    return int(options.get(name) or dask.config.get(name, None) or default)
+
+
+def _cluster_layout(
+    options: Mapping[str, Any],
+) -> tuple[list[list[int]], list[int], list[tuple[str, str]]]:
+    """Return each worker's slots, each slot's process number and (worker, thread) names."""
+    if "client" in options or "address" in options:
+        with open_scheduler("distributed", **options) as opened:
+            info = opened.client.scheduler_info()["workers"]
+            pids = opened.client.run(os.getpid)
+        addresses = sorted(info)
+        counts = [int(info[a]["nthreads"]) for a in addresses]
+        where = [(str(info[a]["host"]), int(pids[a])) for a in addresses]
+    else:
+        n = int(options.get("n_workers", 2))
+        counts = [int(options.get("threads_per_worker", 1))] * n
+        where = [("", i if options.get("processes", True) else 0) for i in range(n)]
+    number = {place: i for i, place in enumerate(dict.fromkeys(where))}
+    workers: list[list[int]] = []
+    processes: list[int] = []
+    names: list[tuple[str, str]] = []
+    for worker, (count, place) in enumerate(zip(counts, where, strict=True)):
+        workers.append(list(range(len(processes), len(processes) + count)))
+        for thread in range(count):
+            processes.append(number[place])
+            names.append((f"worker {worker + 1}", f"thread {thread + 1}"))
+    return workers, processes, names
+
+
+def critical_path(obj: Any, durations: Trace | Mapping[Any, float] | None = None) -> float:
+    """Return the seconds of work on the longest chain of dependent tasks in ``obj``.
+
+    >>> from schedtutor import slow_arithmetic
+    >>> critical_path(slow_arithmetic(delay=0.5))
+    1.5
+    """
+    check_collection(obj)
+    table = durations.durations() if isinstance(durations, Trace) else durations
+    return _model.critical_path(_model.jobs(_model.graph(obj, "sync"), table, "sleep"))
+
+
+def calibrate(
+    scheduler: str = "processes", repeat: int = 3, costs: Costs | None = None, **options: Any
+) -> Costs:
+    """Measure ``scheduler``'s fixed costs on this machine; return ``costs`` with them.
+
+    For processes: the start-up of a fresh worker process and the pool's
+    shutdown, from traces of a one-task graph (about 0.5 s per repeat).  For
+    distributed: the start, hop and stop latencies, from traces of a short
+    chain on the cluster ``options`` describe.  Other schedulers have nothing
+    worth measuring.
+    """
+    from dask.delayed import delayed
+
+    canonical = check_options(scheduler, options)
+    costs = costs or DEFAULT_COSTS
+    if canonical == "processes":
+        one = delayed(_work.do_work)(0.0, "sleep")
+        traces = [trace(one, "processes", **options) for _ in range(repeat)]
+        return replace(
+            costs,
+            process_start=statistics.median(t.spans[0].start for t in traces),
+            process_stop=statistics.median(t.seconds - t.spans[-1].end for t in traces),
+        )
+    if canonical == "distributed":
+        with open_scheduler("distributed", **options) as opened:
+            traces = [trace(_chain(), "distributed", client=opened.client) for _ in range(repeat)]
+        hops = [b.start - a.end for t in traces for a, b in zip(t.spans, t.spans[1:], strict=False)]
+        return replace(
+            costs,
+            distributed_start=statistics.median(t.spans[0].start for t in traces),
+            distributed_hop=statistics.median(hops),
+            distributed_stop=statistics.median(t.seconds - t.spans[-1].end for t in traces),
+        )
+    return costs
+
+
+def _chain(length: int = 5) -> Any:
+    from dask.delayed import delayed
+
+    node = delayed(_work.add)(0, 0, 0.0, "sleep")
+    for _ in range(length - 1):
+        node = delayed(_work.add)(node, 0, 0.0, "sleep")
+    return node

@@ -1,0 +1,267 @@
+"""Trace a computation: when each task really ran, and on which worker.
+
+:func:`trace` computes a Dask collection like :func:`schedtutor.run` does and
+returns a :class:`Trace`: the result, the wall time, and one :class:`TaskSpan`
+per task -- its key, a short name (``add`` for ``add-8b20...``), the process
+and thread that ran it, when it started and ended, and how long it waited for
+the lock of :mod:`schedtutor.sleeplock`.  Times are seconds from the start of
+the compute.
+
+>>> from schedtutor import slow_arithmetic
+>>> traced = trace(slow_arithmetic(delay=0.001), "sync")
+>>> sorted(span.name for span in traced.spans)
+['add', 'div', 'mul', 'sub']
+
+How it works
+============
+
+Dask's ``Profiler`` records, in the parent process, when a task was handed to
+a worker and when its result came back.  Under the processes scheduler, which
+sends ready tasks in batches of ``chunksize``, that is wrong by whole tasks:
+``add`` and ``sub`` go to one process in one batch, run one after the other,
+and both appear to take the whole batch.  So the spans here are recorded
+*inside* the task instead.
+
+The collection's graph is built and optimised exactly as ``dask.compute``
+would (``FinalizeCompute`` of its expression), then every task's function is
+wrapped by :class:`schedtutor._tracing.Traced`, which reads the clock around
+the real call.  The rewritten graph is computed through
+:func:`schedtutor.schedulers.open_scheduler` without optimising it again.  The
+records come back by the cheapest road each scheduler allows:
+
+=============  ===========================================  ===================
+scheduler      records travel back                          clock
+=============  ===========================================  ===================
+sync, threads  appended to a list in this process           ``perf_counter``
+processes      one spool file per worker process            ``perf_counter``
+distributed    kept in each worker's memory, collected with ``time.time``
+               ``Client.run`` (so a remote cluster works)
+=============  ===========================================  ===================
+
+How exact the spans are
+=======================
+
+A span covers the task's function call and nothing else: not the scheduler's
+bookkeeping, pickling or data transfer, which show as gaps between spans.
+
+* **sync, threads**: exact to microseconds; the wrapper costs a few
+  microseconds per task (under 15 % even for 10 000 tasks that do nothing).
+* **processes**: exact to microseconds.  On Linux ``perf_counter`` is
+  ``CLOCK_MONOTONIC``, one clock for all processes of the machine, so spans
+  from different processes line up.  The start-up of the spawn pool shows as
+  the gap before the first task; batching shows as tasks back to back on one
+  process.  Writing a record costs about 50 microseconds.
+* **distributed**: exact to about a millisecond on a local cluster.  On a
+  remote cluster spans are placed with the workers' wall clocks, so they are
+  only as exact as those clocks are synchronised with this machine's.
+* **the first compute** of a Python session imports ``distributed`` (Dask
+  checks whether it is there), a fraction of a second; :func:`trace` does that
+  before its clock starts, so the timeline shows the scheduler, not an import.
+* **fused tasks**: Dask sometimes fuses several tasks into one before the
+  tracer sees the graph (dask arrays' blockwise fusion); such a task is one
+  span named after its output.  The processes scheduler's own ``fuse`` runs
+  after the rewrite, so there each original task keeps its span.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+from dask.base import collections_to_expr
+from dask.core import flatten
+from dask.delayed import Delayed
+from dask.utils import ensure_dict, key_split
+
+from schedtutor import _tracing
+from schedtutor.schedulers import Scheduler, open_scheduler
+from schedtutor.timing import check_collection, label
+
+__all__ = ["TaskSpan", "Trace", "materialize", "overlap", "trace"]
+
+
+class TaskSpan(NamedTuple):
+    """When and where one task ran (an immutable record, cheap to make by the thousand).
+
+    ``process`` is a process id (local schedulers), a worker's address
+    (distributed) or ``process N`` (a prediction); ``thread`` names the thread
+    in it.  ``start`` and ``end`` are seconds from the start of the compute;
+    the first ``lock_wait`` seconds of the span were spent waiting for the
+    lock of :mod:`schedtutor.sleeplock`, the rest working.
+    """
+
+    key: Any
+    name: str
+    process: str
+    thread: str
+    start: float
+    end: float
+    lock_wait: float = 0.0
+
+    @property
+    def worker(self) -> str:
+        """The process and thread together: one row of a timeline."""
+        return f"{self.process} / {self.thread}"
+
+    @property
+    def seconds(self) -> float:
+        """How long the span lasted, lock wait included."""
+        return self.end - self.start
+
+    @property
+    def work_start(self) -> float:
+        """When the task stopped waiting for the lock and started working."""
+        return min(self.start + self.lock_wait, self.end)
+
+
+def overlap(spans: Iterable[TaskSpan], first: str, second: str) -> float:
+    """Return the seconds during which a task named ``first`` and one named ``second`` both worked.
+
+    Lock waits do not count as work.
+
+    >>> a = TaskSpan("add-1", "add", "1", "1", 0.0, 1.0)
+    >>> b = TaskSpan("sub-1", "sub", "1", "2", 0.5, 2.0, lock_wait=0.25)
+    >>> overlap([a, b], "add", "sub")
+    0.25
+    """
+    spans = list(spans)
+    total = 0.0
+    for a in (s for s in spans if s.name == first):
+        for b in (s for s in spans if s.name == second and s is not a):
+            total += max(0.0, min(a.end, b.end) - max(a.work_start, b.work_start))
+    return total
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One traced compute: its spans, its result and its wall time."""
+
+    spans: tuple[TaskSpan, ...]
+    result: Any
+    seconds: float
+    scheduler: str
+    options: dict[str, Any] = field(default_factory=dict)
+    startup: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """The configuration's readable label, e.g. ``processes (chunksize=1)``."""
+        return label(self.scheduler, self.options)
+
+    @property
+    def workers(self) -> list[str]:
+        """The workers that ran tasks, in the order they started their first one."""
+        return list(dict.fromkeys(s.worker for s in sorted(self.spans, key=_by_start)))
+
+    def overlap(self, first: str, second: str) -> float:
+        """Return the seconds tasks named ``first`` and ``second`` worked at the same time."""
+        return overlap(self.spans, first, second)
+
+    def durations(self) -> dict[Any, float]:
+        """Return each task's working seconds by key (what :func:`schedtutor.predict` reads)."""
+        return {s.key: s.end - s.work_start for s in self.spans}
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.seconds:.3f} s, {len(self.spans)} tasks"
+
+
+def _by_start(span: TaskSpan) -> tuple[float, float]:
+    return (span.start, span.end)
+
+
+def materialize(obj: Any, optimize_graph: bool = True) -> tuple[dict[Any, Any], list[Any]]:
+    """Return the task graph ``dask.compute`` would run for ``obj``, and its output keys.
+
+    >>> from schedtutor import slow_arithmetic
+    >>> graph, keys = materialize(slow_arithmetic(delay=0))
+    >>> len(graph), [key.split("-")[0] for key in keys]
+    (4, ['div'])
+    """
+    from dask._expr import FinalizeCompute
+    from dask._task_spec import GraphNode, convert_legacy_graph
+
+    check_collection(obj)
+    expr = FinalizeCompute(collections_to_expr([obj], optimize_graph)).optimize()
+    keys = list(flatten(expr.__dask_keys__()))
+    dsk = ensure_dict(expr.__dask_graph__())
+    if not all(isinstance(node, GraphNode) for node in dsk.values()):
+        dsk = convert_legacy_graph(dsk)
+    return dsk, keys
+
+
+def trace(obj: Any, scheduler: str = "threads", **options: Any) -> Trace:
+    """Compute ``obj`` under ``scheduler`` and return when each task ran, on which worker.
+
+    Options are those of :func:`schedtutor.run` (``num_workers``,
+    ``chunksize``, ``n_workers``, ``address``, ...), checked the same way.
+
+    >>> from schedtutor import slow_arithmetic
+    >>> traced = trace(slow_arithmetic(delay=0.01), "threads", num_workers=2)
+    >>> traced.result, len(traced.spans), traced.overlap("add", "sub")
+    (-2.2857142857142856, 4, 0.0)
+    """
+    check_collection(obj)
+    _import_distributed()
+    with open_scheduler(scheduler, **options) as opened:
+        dsk, keys = materialize(obj, options.get("optimize_graph", True))
+        if len(keys) != 1:
+            raise TypeError(f"cannot trace a collection with {len(keys)} outputs; give one")
+        return _traced_compute(opened, dsk, keys[0])
+
+
+def _import_distributed() -> None:
+    """Import distributed now: Dask's first compute does, which is not the scheduler's time."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        pass
+
+
+def _traced_compute(opened: Scheduler, dsk: dict[Any, Any], out_key: Any) -> Trace:
+    trace_id = uuid.uuid4().hex
+    records: list[_tracing.Record] = []
+    folder = tempfile.mkdtemp(prefix="schedtutor-trace-") if opened.name == "processes" else None
+    if opened.name == "distributed":
+        sink, clock = _tracing.WORKER, time.time
+    else:
+        sink, clock = (_tracing.SPOOL if folder else _tracing.MEMORY), time.perf_counter
+    graph, keys = _tracing.instrument(
+        dsk, trace_id, sink, records if sink == _tracing.MEMORY else None, folder
+    )
+    unoptimized = replace(opened, options={**opened.options, "optimize_graph": False})
+    try:
+        started = clock()
+        result = unoptimized.compute(Delayed(out_key, graph))
+        seconds = clock() - started
+    finally:
+        if folder is not None:
+            records = _tracing.read_spool(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+        elif sink == _tracing.WORKER:
+            gathered = opened.client.run(_tracing.collect, trace_id)
+            records = [r for worker in gathered.values() for r in worker]
+    spans = _spans(records, keys, started)
+    return Trace(spans, result, seconds, opened.name, dict(opened.options), opened.startup)
+
+
+def _spans(records: Sequence[_tracing.Record], keys: list[Any], t0: float) -> tuple[TaskSpan, ...]:
+    threads: dict[int, str] = {}
+    spans = [
+        TaskSpan(
+            keys[index],
+            key_split(keys[index]),
+            process,
+            threads.get(thread) or threads.setdefault(thread, str(thread)),
+            start - t0,
+            end - t0,
+            waited,
+        )
+        for index, process, thread, start, end, waited in records
+    ]
+    spans.sort(key=_by_start)
+    return tuple(spans)
