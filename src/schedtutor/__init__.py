@@ -14,15 +14,21 @@ from __future__ import annotations
 
 from schedtutor.environment import Environment, environment
 from schedtutor.ops import WORK_KINDS, add, div, mul, slow_arithmetic, sub
+from schedtutor.predict import Prediction, predict
 from schedtutor.schedulers import aliases, local_cluster, open_scheduler, resolve, use
+from schedtutor.timeline import plot_timeline
 from schedtutor.timing import Comparison, Run, Timing, compare, run
+from schedtutor.trace import TaskSpan, Trace, trace
 
 __all__ = [
     "WORK_KINDS",
     "Comparison",
     "Environment",
+    "Prediction",
     "Run",
+    "TaskSpan",
     "Timing",
+    "Trace",
     "add",
     "aliases",
     "compare",
@@ -31,9 +37,12 @@ __all__ = [
     "local_cluster",
     "mul",
     "open_scheduler",
+    "plot_timeline",
+    "predict",
     "resolve",
     "run",
     "slow_arithmetic",
     "sub",
+    "trace",
     "use",
 ]

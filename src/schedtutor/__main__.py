@@ -1,7 +1,10 @@
 """The ``schedtutor`` command line: run the old lesson's experiment from a shell.
 
 ``schedtutor compare`` times ``(1 + 3) * (2 - 4) / 3.5`` under the schedulers
-you name and prints a table (or JSON with the environment stamp);
+you name and prints a table (or JSON with the environment stamp), and with
+``--timeline FILE.png`` draws when each task ran in each configuration;
+``schedtutor predict`` prints the times :func:`schedtutor.predict` expects,
+next to the critical path, without running anything;
 ``schedtutor graph`` writes its task graph.  Bad arguments exit with status 2
 and one line saying what was wrong -- never a traceback.
 """
@@ -70,6 +73,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--repeat", type=int, default=3, metavar="N", help="runs of each (3)")
     compare.add_argument("--json", action="store_true", help="print JSON records and the stamp")
+    compare.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="also trace each configuration once and draw the timelines to FILE (.png or .svg)",
+    )
+
+    forecast = commands.add_parser(
+        "predict",
+        help="predict the experiment's time under several schedulers",
+        description="Print the predicted time of the experiment under each --scheduler, "
+        "next to its critical path, without running it.",
+    )
+    experiment(forecast)
+    forecast.add_argument(
+        "--scheduler",
+        action="append",
+        metavar="NAME",
+        help="a scheduler name or alias; repeat for several "
+        "(default: sync, threads, processes, distributed)",
+    )
+    forecast.add_argument(
+        "--chunksize",
+        type=int,
+        metavar="N",
+        help="tasks the processes scheduler sends to a worker at once (Dask's default: 6)",
+    )
 
     draw = commands.add_parser(
         "graph",
@@ -81,8 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configs(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
-    names = args.scheduler or ["sync", "threads", "processes"]
+def _configs(
+    args: argparse.Namespace, default: Sequence[str] = ("sync", "threads", "processes")
+) -> list[tuple[str, dict[str, Any]]]:
+    names = args.scheduler or list(default)
     configs = []
     for name in names:
         canonical = schedulers.resolve(name)
@@ -103,6 +134,8 @@ def _compare(args: argparse.Namespace) -> int:
     configs = timing.parse_configs(_configs(args))
     if args.repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
+    if args.timeline is not None:
+        graph.check_graph_file(args.timeline)
     print(
         f"timing {len(configs)} configuration(s) x {args.repeat} run(s)...",
         file=sys.stderr,
@@ -112,12 +145,41 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"  {timing.label(name, options)}", file=sys.stderr, flush=True)
         timings += timing.compare(obj, [(name, options)], repeat=args.repeat).timings
     result = timing.Comparison(tuple(timings))
+    if args.timeline is not None:
+        _timeline(obj, configs, args.timeline)
     if args.json:
         payload = {"records": result.to_records(), "environment": environment().as_dict()}
         print(json.dumps(payload, indent=2))
     else:
         print(result)
         print(environment())
+    return 0
+
+
+def _timeline(obj: Any, configs: list[timing.Config], filename: str) -> None:
+    from schedtutor.timeline import plot_timelines
+    from schedtutor.trace import trace
+
+    print("tracing each configuration once for the timeline...", file=sys.stderr, flush=True)
+    traces = [trace(obj, name, **options) for name, options in configs]
+    plot_timelines(traces, filename)
+    print(f"wrote {filename}", file=sys.stderr)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from schedtutor.predict import predict
+
+    obj = ops.slow_arithmetic(delay=args.delay, work=args.work)
+    configs = timing.parse_configs(_configs(args, schedulers.CANONICAL))
+    rows = [("configuration", "predicted s", "critical path s")]
+    for name, options in configs:
+        prediction = predict(obj, name, **options)
+        rows.append(
+            (prediction.label, f"{prediction.seconds:.2f}", f"{prediction.critical_path:.2f}")
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
@@ -140,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "compare":
             return _compare(args)
+        if args.command == "predict":
+            return _predict(args)
         path = graph.draw_graph(ops.slow_arithmetic(delay=0), args.file, args.color)
         print(f"wrote {path}")
         return 0
