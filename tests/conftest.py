@@ -82,21 +82,56 @@ def wait_for(condition: object, timeout: float = 10.0) -> bool:
     return bool(condition())  # type: ignore[operator]
 
 
+def dask_pool_threads() -> set[threading.Thread]:
+    """Return the threads of the pools Dask's threaded scheduler keeps for the process's life.
+
+    ``dask.threaded`` starts its default pool on first use and caches one pool
+    per calling thread and ``num_workers``, closing them at exit: they are not
+    leaks, whichever test happened to start them.
+    """
+    import dask.threaded
+
+    pools = [dask.threaded.default_pool]
+    pools += [pool for per_thread in dask.threaded.pools.values() for pool in per_thread.values()]
+    return {t for pool in pools if pool is not None for t in getattr(pool, "_threads", ())}
+
+
+def open_clusters() -> set[str]:
+    """Return a name for every distributed cluster and client in this process still running."""
+    from distributed import Client
+    from distributed.core import Status
+    from distributed.deploy.spec import SpecCluster
+
+    clusters = [c for c in list(SpecCluster._instances) if c.status == Status.running]
+    clients = [c for c in list(Client._instances) if c.status == "running"]
+    return {f"{c!r} at {id(c):#x}" for c in [*clusters, *clients]}
+
+
 @pytest.fixture
 def no_leaks() -> Iterator[None]:
-    """Fail the test if it leaves a child process or a non-daemon thread behind."""
+    """Fail the test if it leaves a child process or a non-daemon thread behind.
+
+    Or an open distributed cluster or client.  Kept on purpose, and so not
+    leaks: multiprocessing's helper process, Dask's cached thread pools, and the
+    processes of a session fixture (``KEPT``).
+    """
     before_children = children()
     before_threads = {t.ident for t in threading.enumerate()}
+    before_clusters = open_clusters()
     yield
+    assert wait_for(lambda: open_clusters() <= before_clusters), (
+        f"clusters or clients left open: {sorted(open_clusters() - before_clusters)}"
+    )
     assert wait_for(lambda: children() <= before_children), (
         f"child processes left behind: {sorted(children() - before_children)}"
     )
 
     def new_threads() -> list[str]:
+        kept = dask_pool_threads()
         return [
             t.name
             for t in threading.enumerate()
-            if t.ident not in before_threads and t.is_alive() and not t.daemon
+            if t.ident not in before_threads and t.is_alive() and not t.daemon and t not in kept
         ]
 
     assert wait_for(lambda: not new_threads()), f"threads left behind: {new_threads()}"
