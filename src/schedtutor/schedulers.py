@@ -31,6 +31,7 @@ or pool is always closed, even on an error or Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import signal
 import threading
@@ -43,6 +44,8 @@ from typing import Any
 
 import dask
 from dask.base import compute as dask_compute
+
+from schedtutor import _worker_setup
 
 __all__ = [
     "CANONICAL",
@@ -372,8 +375,23 @@ class Scheduler:
             _wait_until_forgotten(self.client, obj.__dask_keys__())
             return result
         local = {k: v for k, v in self.options.items() if k in _POOL_OPTIONS}
+        if self.name == "processes":
+            local.update(_pool_initializer())
         (result,) = dask_compute(obj, scheduler=self.name, **local, **compute_options)
         return result
+
+
+def _pool_initializer() -> dict[str, Any]:
+    """Return the ``initializer`` option that makes the processes pool's workers ignore Ctrl-C.
+
+    The user's own ``multiprocessing.initializer`` still runs after it; with a
+    ``pool`` of the user's in Dask's config, Dask ignores initializers, so none
+    is given.
+    """
+    if dask.config.get("pool", None) is not None:
+        return {}
+    user = dask.config.get("multiprocessing.initializer", None)
+    return {"initializer": functools.partial(_worker_setup.pool_initializer, user)}
 
 
 def _wait_until_forgotten(client: Any, keys: Any, timeout: float = 5.0) -> None:
@@ -445,5 +463,7 @@ def use(scheduler: str, **options: Any) -> Iterator[Scheduler]:
             settings: dict[str, Any] = {"scheduler": opened.client}
         else:
             settings = {"scheduler": opened.name, **opened.options}
+            if opened.name == "processes" and "initializer" in _pool_initializer():
+                settings["multiprocessing.initializer"] = _pool_initializer()["initializer"]
         with dask.config.set(settings):
             yield opened
