@@ -20,6 +20,9 @@ A few small pieces, so that no reference page is typed by hand:
     A reference to a public name through the package (``schedtutor.run``)
     resolves to where it is documented (``schedtutor.timing.run``).
 
+A missing graphviz
+    stops the build before it starts, with one line saying how to install it.
+
 A failing notebook
     ends the build with its failing cell and a last line naming the notebook
     and the error, instead of a Sphinx crash report.
@@ -376,8 +379,23 @@ def isolate_kernels() -> Path:
     return folder
 
 
+def require_dot() -> None:
+    """Stop the build in one line, before anything runs, if graphviz's ``dot`` is missing.
+
+    The tutorials draw their task graphs at build time.  Raised as a
+    ``ConfigError`` the message would sit inside a Sphinx crash report, so it
+    is printed alone and the build exits with status 2.
+    """
+    if shutil.which("dot") is None:
+        from schedtutor.graph import MISSING_DOT
+
+        print(f"error: cannot build the site: {MISSING_DOT}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the directives and the notebook download hook; isolate the kernels."""
+    """Check for graphviz; register the directives and hooks; isolate the kernels."""
+    require_dot()
     isolate_kernels()
     app.add_directive("schedtutor-cli", CliDirective)
     app.add_directive("schedtutor-api", ApiDirective)
