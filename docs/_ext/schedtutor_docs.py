@@ -79,7 +79,7 @@ MODULE_ORDER = (
 
 
 @contextmanager
-def _fixed_width(columns: int = 88) -> Any:
+def _fixed_width(columns: int = 72) -> Any:
     """Make argparse wrap at ``columns`` whatever terminal the build runs in."""
     old = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = str(columns)
@@ -119,6 +119,21 @@ def _argument_rows(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
     return rows
 
 
+_OPTION = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
+
+
+def _paragraph(text: str) -> nodes.paragraph:
+    """A paragraph in which options such as ``--chunksize`` are literals.
+
+    As plain text, Sphinx's smart quotes would turn their ``--`` into a dash.
+    """
+    paragraph = nodes.paragraph()
+    for i, part in enumerate(_OPTION.split(text)):
+        if part:
+            paragraph += nodes.literal(text=part) if i % 2 else nodes.Text(part)
+    return paragraph
+
+
 def _table(header: tuple[str, str], rows: list[tuple[str, str]]) -> nodes.table:
     table = nodes.table(classes=["colwidths-auto"])
     group = nodes.tgroup(cols=2)
@@ -134,7 +149,7 @@ def _table(header: tuple[str, str], rows: list[tuple[str, str]]) -> nodes.table:
         first, second = cells
         left = nodes.literal(text=first) if literal else nodes.Text(first)
         row += nodes.entry("", nodes.paragraph("", "", left))
-        row += nodes.entry("", nodes.paragraph(text=second))
+        row += nodes.entry("", _paragraph(second) if literal else nodes.paragraph(text=second))
         parent += row
     return table
 
@@ -167,7 +182,7 @@ class CliDirective(SphinxDirective):
             out.append(_table(("command", "what it does"), commands))
             for name, sub in group.choices.items():
                 section = self._section(sub.prog)
-                section += nodes.paragraph(text=sub.description or helps.get(name, ""))
+                section += _paragraph(sub.description or helps.get(name, ""))
                 section += nodes.literal_block(text=_usage(sub), language="text")
                 section += _table(("argument", "meaning"), _argument_rows(sub))
                 out.append(section)
