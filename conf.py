@@ -102,6 +102,8 @@ nitpick_ignore_regex = [(r"py:.*", r"(?!schedtutor\b).*"), (r"py:.*", r"schedtut
 # -- HTML -------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = "schedtutor"
+# Without a default, a reader's first visit logs "Got invalid theme mode" to the console.
+html_context = {"default_mode": "auto"}
 html_theme_options = {
     "use_download_button": True,  # .md source and the executed .ipynb of each tutorial
     "use_fullscreen_button": False,
