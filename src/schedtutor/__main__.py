@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--timeline",
         metavar="FILE",
-        help="also trace each configuration once and draw the timelines to FILE (.png or .svg)",
+        help="also trace each configuration once and draw its timeline to FILE "
+        "(.png, .svg or .pdf)",
     )
 
     forecast = commands.add_parser(
@@ -135,7 +136,9 @@ def _compare(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
     if args.timeline is not None:
-        graph.check_graph_file(args.timeline)
+        from schedtutor.timeline import check_timeline_file
+
+        check_timeline_file(args.timeline)
     print(
         f"timing {len(configs)} configuration(s) x {args.repeat} run(s)...",
         file=sys.stderr,

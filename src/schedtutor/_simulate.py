@@ -15,8 +15,10 @@ python    its share of the process's GIL, times the CPU share
 numpy     the CPU share: NumPy's loops release the GIL
 ========  ==========================================================
 
-where the CPU share is ``min(1, cpus / demand)`` and ``demand`` counts one CPU
-per process running Python work plus one per running NumPy segment.
+where the CPU share is ``min(1, cpus / demand) * share``: ``demand`` counts one
+CPU per process running Python work plus one per running NumPy segment, and
+``share`` is what a busy thread gets of a CPU on this machine (1 unless other
+programs load it).
 
 On top, a *driver* decides what runs where and when, like the real scheduler:
 :func:`run_local` is ``dask.local.get_async`` (a LIFO ready stack, ``fire_tasks``
@@ -87,9 +89,10 @@ class _Run:
 class Machine:
     """Slots in processes that share locks, GILs and CPUs; an event clock."""
 
-    def __init__(self, slot_process: list[int], cpus: int) -> None:
+    def __init__(self, slot_process: list[int], cpus: int, share: float = 1.0) -> None:
         self.slot_process = slot_process
         self.cpus = max(1, cpus)
+        self.share = share
         self.now = 0.0
         self.spans: list[SpanRecord] = []
         self._events: list[tuple[float, int, Callable[..., None], Any]] = []
@@ -153,7 +156,7 @@ class Machine:
             elif run.running and run.kind == "numpy":
                 numpy += 1
         demand = len(python) + numpy
-        cpu = min(1.0, self.cpus / demand) if demand else 1.0
+        cpu = (min(1.0, self.cpus / demand) if demand else 1.0) * self.share
         for run in self._active:
             if run.kind == "python":
                 run.rate = cpu / python.get(run.process, 1)
@@ -204,6 +207,7 @@ def run_local(
     task_cost: float,
     spawn: float | None = None,
     hop: float = 0.0,
+    stagger: float = 0.0,
 ) -> float:
     """Simulate ``dask.local.get_async``; return when its main loop ends.
 
@@ -213,7 +217,8 @@ def run_local(
     ``spawn`` is ``None`` for a pool whose workers exist already (threads,
     sync); otherwise a worker process is spawned, as ``ProcessPoolExecutor``
     does, when a batch is submitted and no process is idle, and can take
-    work ``spawn`` seconds later.
+    work ``spawn`` seconds later, plus ``stagger`` for each process still
+    starting beside it (they compete for the CPUs while they import).
     """
     waiting = [len(job.dependencies) for job in jobs]
     roots = [i for i, n in enumerate(waiting) if n == 0]
@@ -223,6 +228,7 @@ def run_local(
     completed: deque[list[int]] = deque()
     free_slots: list[int] = [] if spawn is not None else list(range(num_workers))
     spawned = 0 if spawn is not None else num_workers
+    ready_at: list[float] = []
     idle = 0
     busy = [False]  # the main loop is handling a batch
     finished = [0.0]
@@ -243,7 +249,9 @@ def run_local(
                 if idle > 0:
                     idle -= 1
                 elif spawned < num_workers:
-                    machine.at(machine.now + spawn, slot_free, spawned)
+                    starting = sum(t > machine.now for t in ready_at)
+                    ready_at.append(machine.now + spawn + stagger * starting)
+                    machine.at(ready_at[-1], slot_free, spawned)
                     spawned += 1
         dispatch()
 

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -91,6 +92,8 @@ class Costs:
     """The same under processes, pickling included."""
     process_start: float = 0.30
     """From a batch's submission to a freshly spawned worker process until it starts it."""
+    process_stagger: float = 0.03
+    """How much later a second worker process, spawned beside the first, can start work."""
     process_hop: float = 0.004
     """From a batch's end in its process until the main loop handles its results."""
     process_stop: float = 0.07
@@ -103,6 +106,8 @@ class Costs:
     """The scheduler's time per task: it starts at most one task per this many seconds."""
     distributed_stop: float = 0.02
     """From the last task's end until ``compute`` returns."""
+    cpu_share: float = 1.0
+    """The share of a CPU a busy thread of ours gets: less than 1 when other programs load it."""
 
 
 DEFAULT_COSTS = Costs()
@@ -165,7 +170,7 @@ def predict(
     jobs = _model.jobs(dsk, table, kind)
     if canonical == "distributed":
         workers, processes, names = _cluster_layout(options)
-        machine = _simulate.Machine(processes, int(CPU_COUNT))
+        machine = _simulate.Machine(processes, int(CPU_COUNT), costs.cpu_share)
         start, hop = costs.distributed_start, costs.distributed_hop
         end = _simulate.run_distributed(jobs, machine, workers, start, hop, costs.distributed_task)
         seconds = end + costs.distributed_stop
@@ -188,7 +193,7 @@ def _run_local(
     workers = 1 if canonical == "sync" else _setting(options, "num_workers", int(CPU_COUNT))
     chunksize = _setting(options, "chunksize", 6 if canonical == "processes" else 1)
     if canonical == "processes":
-        machine = _simulate.Machine(list(range(workers)), int(CPU_COUNT))
+        machine = _simulate.Machine(list(range(workers)), int(CPU_COUNT), costs.cpu_share)
         names = [(f"process {i + 1}", "thread 1") for i in range(workers)]
         end = _simulate.run_local(
             jobs,
@@ -198,9 +203,10 @@ def _run_local(
             costs.process_task,
             spawn=costs.process_start,
             hop=costs.process_hop,
+            stagger=costs.process_stagger,
         )
         return machine, names, end + costs.process_stop
-    machine = _simulate.Machine([0] * workers, int(CPU_COUNT))
+    machine = _simulate.Machine([0] * workers, int(CPU_COUNT), costs.cpu_share)
     names = [("process 1", f"thread {i + 1}") for i in range(workers)]
     task_cost = costs.sync_task if canonical == "sync" else costs.local_task
     return machine, names, _simulate.run_local(jobs, machine, workers, chunksize, task_cost)
@@ -255,24 +261,32 @@ def critical_path(obj: Any, durations: Trace | Mapping[Any, float] | None = None
 def calibrate(
     scheduler: str = "processes", repeat: int = 3, costs: Costs | None = None, **options: Any
 ) -> Costs:
-    """Measure ``scheduler``'s fixed costs on this machine; return ``costs`` with them.
+    """Measure the machine's costs for ``scheduler`` now; return ``costs`` with them.
 
-    For processes: the start-up of a fresh worker process and the pool's
-    shutdown, from traces of a one-task graph (about 0.5 s per repeat).  For
+    Always: the share of a CPU a busy thread gets (:attr:`Costs.cpu_share`,
+    0.1 s).  For processes: a fresh worker process's start-up, how much later
+    a second one starts, and the pool's shutdown, from traces of two 0.3 s
+    tasks (about 1 s per repeat).  For
     distributed: the start, hop and stop latencies, from traces of a short
-    chain on the cluster ``options`` describe.  Other schedulers have nothing
-    worth measuring.
+    chain on the cluster ``options`` describe.
+
+    >>> calibrate("threads").cpu_share > 0
+    True
     """
     from dask.delayed import delayed
 
     canonical = check_options(scheduler, options)
-    costs = costs or DEFAULT_COSTS
-    if canonical == "processes":
-        one = delayed(_work.do_work)(0.0, "sleep")
-        traces = [trace(one, "processes", **options) for _ in range(repeat)]
+    costs = replace(costs or DEFAULT_COSTS, cpu_share=_cpu_share())
+    if canonical == "processes":  # two tasks, long enough that each gets a process
+        two = delayed(list)([delayed(_work.do_work)(0.3, "sleep") for _ in range(2)])
+        settings = {**options, "chunksize": 1}
+        traces = [trace(two, "processes", **settings) for _ in range(repeat)]
+        pairs = [sorted((s for s in t.spans if s.name == "do_work"), key=_start) for t in traces]
+        staggers = [b.start - a.start for a, b in pairs if a.process != b.process]
         return replace(
             costs,
-            process_start=statistics.median(t.spans[0].start for t in traces),
+            process_start=statistics.median(a.start for a, _ in pairs),
+            process_stagger=statistics.median(staggers) if staggers else costs.process_stagger,
             process_stop=statistics.median(t.seconds - t.spans[-1].end for t in traces),
         )
     if canonical == "distributed":
@@ -286,6 +300,20 @@ def calibrate(
             distributed_stop=statistics.median(t.seconds - t.spans[-1].end for t in traces),
         )
     return costs
+
+
+def _start(span: TaskSpan) -> float:
+    return span.start
+
+
+def _cpu_share(repeat: int = 5, seconds: float = 0.02) -> float:
+    """Return the median share of a CPU this thread gets while busy (1.0 on an idle machine)."""
+    shares = []
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        _work.do_work(seconds, "python")
+        shares.append((time.thread_time() - cpu) / (time.perf_counter() - wall))
+    return min(1.0, statistics.median(shares))
 
 
 def _chain(length: int = 5) -> Any:

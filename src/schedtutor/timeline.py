@@ -32,7 +32,10 @@ from matplotlib.patches import Patch
 
 from schedtutor.trace import TaskSpan
 
-__all__ = ["plot_timeline", "plot_timelines", "row_labels"]
+__all__ = ["FORMATS", "check_timeline_file", "plot_timeline", "plot_timelines", "row_labels"]
+
+FORMATS = ("png", "svg", "pdf")
+"""The image formats :func:`plot_timelines` writes."""
 
 _COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3")
 _WAIT: dict[str, Any] = {
@@ -190,12 +193,35 @@ def _label_bars(ax: Axes, spans: list[TaskSpan], rows: dict[str, int], width: fl
     return dropped
 
 
+def check_timeline_file(filename: str | Path) -> Path:
+    """Return ``filename`` as a Path if a timeline can be written there, else raise ValueError.
+
+    >>> check_timeline_file("runs.gif")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot write a timeline to 'runs.gif': unknown extension '.gif'; expected ...
+    """
+    path = Path(filename)
+    if path.suffix.lower().lstrip(".") not in FORMATS:
+        raise ValueError(
+            f"cannot write a timeline to {str(filename)!r}: unknown extension "
+            f"{path.suffix or '(none)'!r}; expected .png, .svg or .pdf"
+        )
+    if not path.parent.is_dir():
+        raise ValueError(
+            f"cannot write a timeline to {str(filename)!r}: folder {str(path.parent)!r} "
+            "does not exist"
+        )
+    return path
+
+
 def plot_timelines(
     traces: Sequence[Any], filename: str | Path | None = None, titles: Sequence[str] | None = None
 ) -> Figure:
     """Draw several traces or predictions one above the other on one time axis.
 
-    With ``filename`` the figure is also written there (PNG, SVG or PDF).
+    With ``filename`` the figure is also written there (``.png``, ``.svg`` or
+    ``.pdf``; checked before anything is drawn).
 
     >>> from schedtutor import slow_arithmetic, trace
     >>> graph = slow_arithmetic(delay=0.001)
@@ -205,6 +231,8 @@ def plot_timelines(
     """
     if not traces:
         raise ValueError("plot_timelines needs at least one trace")
+    if filename is not None:
+        check_timeline_file(filename)
     rows = [max(len(row_labels(_spans_of(t))), 1) for t in traces]
     figure = Figure(figsize=(8.0, 0.9 * len(traces) + 0.42 * sum(rows)), layout="constrained")
     axes = figure.subplots(len(traces), 1, sharex=True, height_ratios=[r + 1.2 for r in rows])

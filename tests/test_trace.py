@@ -1,0 +1,217 @@
+"""Tests for schedtutor.trace: spans recorded inside the tasks, under every scheduler.
+
+Overlaps are checked in units of the delay (``DELAY`` = 0.2 s): two tasks that
+ran side by side overlap by about one delay, two that ran one after the other
+by nothing.  The margins (a quarter of a delay) are far above the scheduling
+noise, a few milliseconds, and far below the effect.
+"""
+
+from __future__ import annotations
+
+import operator
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+from dask.delayed import Delayed, delayed
+
+from schedtutor import _tracing, slow_arithmetic
+from schedtutor.ops import EXPECTED_RESULT
+from schedtutor.trace import TaskSpan, Trace, materialize, overlap, trace
+from tests.conftest import DELAY
+
+MARGIN = DELAY / 4
+
+
+def _span(name: str, start: float, end: float, wait: float = 0.0, thread: str = "1") -> TaskSpan:
+    return TaskSpan(f"{name}-1", name, "100", thread, start, end, wait)
+
+
+def _by_name(traced: Trace) -> dict[str, TaskSpan]:
+    return {span.name: span for span in traced.spans}
+
+
+def _spool_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("schedtutor-trace-*"))
+
+
+class TestTaskSpan:
+    def test_worker_joins_process_and_thread(self) -> None:
+        """A span's worker names its process and its thread: one row of a timeline."""
+        assert _span("add", 0, 1).worker == "100 / 1"
+
+    def test_work_starts_after_the_lock_wait(self) -> None:
+        """The work of a span begins when its lock wait ends, never after its end."""
+        assert _span("add", 1.0, 3.0, wait=0.5).work_start == 1.5
+        assert _span("add", 1.0, 3.0, wait=9.0).work_start == 3.0
+
+    def test_overlap_counts_work_not_waits(self) -> None:
+        """Two spans side by side overlap only where both were working."""
+        spans = [_span("add", 0.0, 1.0), _span("sub", 0.0, 2.0, wait=1.0, thread="2")]
+        assert overlap(spans, "add", "sub") == 0.0
+        spans = [_span("add", 0.0, 1.0), _span("sub", 0.5, 2.0, thread="2")]
+        assert overlap(spans, "add", "sub") == 0.5
+
+
+class TestLocalSchedulers:
+    def test_sync_runs_the_ops_one_after_another(self) -> None:
+        """Sync gives four spans on one thread, in sequence, and the right result."""
+        traced = trace(slow_arithmetic(delay=DELAY, work="sleep"), "sync")
+        assert traced.result == EXPECTED_RESULT
+        assert sorted(s.name for s in traced.spans) == ["add", "div", "mul", "sub"]
+        assert len(traced.workers) == 1
+        assert traced.overlap("add", "sub") == 0.0
+        for before, after in zip(traced.spans, traced.spans[1:], strict=False):
+            assert after.start >= before.end
+
+    def test_spans_lie_within_the_compute(self) -> None:
+        """Every span starts after the compute began and ends before it returned."""
+        traced = trace(slow_arithmetic(delay=DELAY / 4, work="sleep"), "threads")
+        assert all(0 <= s.start <= s.end <= traced.seconds for s in traced.spans)
+        assert all(abs(s.seconds - DELAY / 4) < MARGIN for s in traced.spans)
+
+    def test_threads_overlap_add_and_sub_when_they_sleep(self) -> None:
+        """Plain sleeps release the GIL: add and sub work side by side on two threads."""
+        traced = trace(slow_arithmetic(delay=DELAY, work="sleep"), "threads", num_workers=2)
+        spans = _by_name(traced)
+        assert spans["add"].worker != spans["sub"].worker
+        assert traced.overlap("add", "sub") > DELAY - MARGIN
+
+    def test_threads_serialise_add_and_sub_on_the_lock(self) -> None:
+        """Under the sleeplock add and sub start together, but one waits a delay for the lock."""
+        traced = trace(slow_arithmetic(delay=DELAY), "threads", num_workers=2)
+        spans = _by_name(traced)
+        assert traced.overlap("add", "sub") < MARGIN
+        waits = sorted([spans["add"].lock_wait, spans["sub"].lock_wait])
+        assert waits[0] < MARGIN
+        assert abs(waits[1] - DELAY) < MARGIN
+        assert abs(spans["add"].start - spans["sub"].start) < MARGIN
+
+    def test_processes_default_runs_add_and_sub_in_one_process(self, no_leaks: None) -> None:
+        """With chunksize 6 add and sub travel in one batch: one process, one after the other."""
+        traced = trace(slow_arithmetic(delay=DELAY), "processes", num_workers=2)
+        spans = _by_name(traced)
+        assert spans["add"].process == spans["sub"].process
+        assert traced.overlap("add", "sub") == 0.0
+        assert traced.result == EXPECTED_RESULT
+
+    def test_processes_chunksize_one_overlaps_add_and_sub(self, no_leaks: None) -> None:
+        """With chunksize 1 add and sub run in two processes at once, each with its own lock.
+
+        The second process may start work up to about a tenth of a second after
+        the first on a loaded machine, so this test works two delays per op.
+        """
+        before = _spool_folders()
+        graph = slow_arithmetic(delay=2 * DELAY)
+        traced = trace(graph, "processes", chunksize=1, num_workers=2)
+        spans = _by_name(traced)
+        assert spans["add"].process != spans["sub"].process
+        assert traced.overlap("add", "sub") > DELAY
+        assert traced.spans[0].start > 0.05  # the spawn pool's start-up shows before the first
+        assert _spool_folders() <= before  # the spool files are cleaned up
+
+
+class TestDistributed:
+    @pytest.mark.parametrize("processes", [True, False])
+    def test_two_workers_overlap_add_and_sub_when_they_sleep(
+        self, processes: bool, no_leaks: None
+    ) -> None:
+        """On 2 workers x 1 thread add and sub run side by side on two workers."""
+        graph = slow_arithmetic(delay=DELAY, work="sleep")
+        traced = trace(graph, "distributed", n_workers=2, processes=processes)
+        spans = _by_name(traced)
+        assert spans["add"].process.startswith("tcp://")
+        assert spans["add"].worker != spans["sub"].worker
+        assert traced.overlap("add", "sub") > DELAY - MARGIN
+        assert traced.startup > 0
+        assert not _tracing._store  # collected from the workers' memory
+
+    def test_one_process_shares_the_lock(self, no_leaks: None) -> None:
+        """With processes=False both workers live in one process and take turns at the lock."""
+        traced = trace(slow_arithmetic(delay=DELAY), "distributed", n_workers=2, processes=False)
+        spans = _by_name(traced)
+        assert traced.overlap("add", "sub") < MARGIN
+        assert max(spans["add"].lock_wait, spans["sub"].lock_wait) > DELAY - MARGIN
+
+
+def _inc(x: int) -> int:
+    return x + 1
+
+
+class TestReadersGraphs:
+    def test_plain_functions_get_spans(self) -> None:
+        """A graph of a reader's own functions (a lambda too) is traced, one span per task."""
+        total = delayed(sum)([delayed(_inc)(i) for i in range(5)] + [delayed(lambda: 10)()])
+        traced = trace(total, "threads")
+        assert traced.result == 25
+        assert [s.name for s in traced.spans].count("inc") == 5  # key_split drops the "_"
+        assert {s.name for s in traced.spans} >= {"sum", "lambda"}
+
+    def test_plain_functions_under_processes(self, no_leaks: None) -> None:
+        """A reader's functions are traced in the worker processes too."""
+        total = delayed(sum)([delayed(_inc)(i) for i in range(4)])
+        traced = trace(total, "processes", chunksize=1)
+        assert traced.result == 10
+        assert len(traced.spans) == 5
+
+    def test_raw_dict_graph(self) -> None:
+        """A hand-written dict graph wrapped as a Delayed is traced with its own keys."""
+        dsk: dict[Any, Any] = {("x", i): (_inc, i) for i in range(3)}
+        dsk["total"] = (sum, [("x", i) for i in range(3)])
+        traced = trace(Delayed("total", dsk), "sync")
+        assert traced.result == 6
+        assert {s.key for s in traced.spans} == {*dsk}
+
+    def test_dask_array(self) -> None:
+        """A dask array's chunks are traced (fused blockwise tasks show as one span each)."""
+        array = da.ones((40, 40), chunks=10) + 1
+        traced = trace(array.sum(), "threads")
+        assert traced.result == 3200
+        assert len(traced.spans) >= 16
+
+    def test_array_result_is_the_computed_array(self) -> None:
+        """Tracing returns what compute returns, here a NumPy array."""
+        array = da.arange(10, chunks=5) * 2
+        np.testing.assert_array_equal(trace(array, "sync").result, np.arange(10) * 2)
+
+    def test_a_failing_task_raises_and_leaves_no_records(self) -> None:
+        """A task's exception reaches the caller; the wrapper records the span and keeps nothing."""
+        bad = delayed(operator.truediv)(1, 0)
+        with pytest.raises(ZeroDivisionError):
+            trace(bad, "threads")
+        assert not _tracing._store
+
+    def test_many_tiny_tasks_all_get_spans(self) -> None:
+        """Two thousand tiny tasks under threads give two thousand and one spans."""
+        dsk: dict[Any, Any] = {("x", i): (_inc, i) for i in range(2000)}
+        dsk["total"] = (sum, [("x", i) for i in range(2000)])
+        traced = trace(Delayed("total", dsk), "threads")
+        assert len(traced.spans) == 2001
+        assert len({s.key for s in traced.spans}) == 2001
+
+    def test_materialize_returns_the_computed_graph(self) -> None:
+        """materialize gives the tasks dask.compute runs and the one output key."""
+        dsk, keys = materialize(slow_arithmetic(delay=0))
+        assert len(keys) == 1 and keys[0] in dsk
+        assert dask.compute(Delayed(keys[0], dsk))[0] == EXPECTED_RESULT
+
+
+class TestBadInput:
+    def test_not_a_collection(self) -> None:
+        """Tracing something that is not a Dask collection is a TypeError naming it."""
+        with pytest.raises(TypeError, match=r"expected a Dask collection.*int"):
+            trace(5, "threads")
+
+    def test_unknown_scheduler(self) -> None:
+        """An unknown scheduler name is refused before anything runs."""
+        with pytest.raises(ValueError, match="unknown scheduler 'thread'"):
+            trace(slow_arithmetic(delay=0), "thread")
+
+    def test_option_of_another_scheduler(self) -> None:
+        """An option the scheduler does not have is refused, naming what it accepts."""
+        with pytest.raises(ValueError, match="'chunksize' does not apply to the sync"):
+            trace(slow_arithmetic(delay=0), "sync", chunksize=1)
