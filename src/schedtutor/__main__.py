@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from schedtutor import graph, ops, schedulers, timing
@@ -138,7 +139,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.timeline is not None:
         from schedtutor.timeline import check_timeline_file
 
-        check_timeline_file(args.timeline)
+        _check_writable(check_timeline_file(args.timeline))
     print(
         f"timing {len(configs)} configuration(s) x {args.repeat} run(s)...",
         file=sys.stderr,
@@ -157,6 +158,21 @@ def _compare(args: argparse.Namespace) -> int:
         print(result)
         print(environment())
     return 0
+
+
+def _check_writable(path: Path) -> None:
+    """Raise ValueError now, not after minutes of runs, if ``path`` cannot be written."""
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as error:
+        reason = (error.strerror or type(error).__name__).lower()
+        raise ValueError(
+            f"cannot write {str(path)!r}: {reason}; give a path you can write"
+        ) from None
+    if not existed:
+        path.unlink()
 
 
 def _timeline(obj: Any, configs: list[timing.Config], filename: str) -> None:
@@ -212,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except (ValueError, TypeError, ConnectionError, RuntimeError) as error:
         parser.exit(2, f"schedtutor: error: {error}\n")
+    except OSError as error:  # an output file that cannot be written, and the like
+        reason = (error.strerror or str(error)).lower()
+        where = f"cannot write {error.filename!r}" if error.filename else "failed"
+        parser.exit(2, f"schedtutor: error: {where}: {reason}; give a path you can write\n")
     except KeyboardInterrupt:
         parser.exit(130, "schedtutor: interrupted\n")
 
