@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from distributed import Client
 
-from schedtutor import compare, run, slow_arithmetic
+from schedtutor import compare, run, slow_arithmetic, trace
 from schedtutor.ops import EXPECTED_RESULT
 from tests.conftest import (
     DELAY,
@@ -76,8 +76,6 @@ class TestRealCluster:
 
     def test_trace_shows_both_workers(self, real_cluster: RealCluster, no_leaks: None) -> None:
         """A trace on the cluster puts add and sub on its two workers at the same time."""
-        trace = pytest.importorskip("schedtutor.trace").trace
-
         traced = trace(slow_arithmetic(delay=DELAY), "distributed", address=real_cluster.address)
         assert traced.result == EXPECTED_RESULT
         assert sorted(s.name for s in traced.spans) == ["add", "div", "mul", "sub"]
