@@ -26,7 +26,7 @@ from dask.delayed import Delayed, delayed
 from schedtutor import _work, predict, slow_arithmetic, trace
 from schedtutor.predict import DEFAULT_COSTS, Costs, Prediction, calibrate, critical_path
 from schedtutor.schedulers import local_cluster
-from tests.conftest import DELAY
+from tests.conftest import DELAY, RealCluster
 
 TOLERANCE = 0.10
 
@@ -117,18 +117,33 @@ class TestAgainstTraces:
         assert _close(traced.seconds, predicted.seconds), (traced.seconds, predicted.seconds)
         assert not _side_by_side(predicted)
 
+    def test_a_real_cluster_by_address(self, real_cluster: RealCluster) -> None:
+        """Given an address, the model reads the cluster's two one-thread workers."""
+        graph = slow_arithmetic(delay=DELAY)
+        predicted = predict(graph, "distributed", address=real_cluster.address)
+        traced = trace(graph, "distributed", address=real_cluster.address)
+        assert {s.process for s in predicted.spans} <= {"worker 1", "worker 2"}
+        assert _close(traced.seconds, predicted.seconds), (traced.seconds, predicted.seconds)
+        assert _side_by_side(traced) is _side_by_side(predicted) is True
+
     @pytest.mark.parametrize("work", ["python", "numpy"])
     def test_cpu_work_under_threads(self, work: str) -> None:
         """Threads gain nothing on Python work (the GIL) and overlap NumPy work, as predicted.
 
         CPU-bound work stretches when other programs load the machine, so this
-        compares the threads/sync ratio, measured and predicted, within 0.15,
-        and NumPy's claim is only checked when two CPUs are free right now.
+        compares the threads/sync ratio, measured (the fastest of three runs
+        each, taken in turn) and predicted, within 0.15.  It is only checked
+        when two CPUs are free right now: on a busy machine NumPy threads cannot
+        overlap, and handing the GIL over waits for a CPU.
         """
-        if work == "numpy" and _free_cpus() < 1.6:
-            pytest.skip("fewer than two CPUs are free right now: NumPy threads cannot overlap")
+        if _free_cpus() < 1.6:
+            pytest.skip("fewer than two CPUs are free right now (other programs load them)")
         graph = slow_arithmetic(delay=DELAY, work=work)
-        measured = trace(graph, "threads", num_workers=2).seconds / trace(graph, "sync").seconds
+        runs: dict[str, list[float]] = {"sync": [], "threads": []}
+        for _ in range(3):
+            runs["sync"].append(trace(graph, "sync").seconds)
+            runs["threads"].append(trace(graph, "threads", num_workers=2).seconds)
+        measured = min(runs["threads"]) / min(runs["sync"])
         expected = predict(graph, "threads", num_workers=2).seconds / predict(graph, "sync").seconds
         assert abs(measured - expected) <= 0.15, (measured, expected)
 

@@ -22,7 +22,8 @@ from dask.delayed import Delayed, delayed
 from schedtutor import _tracing, slow_arithmetic
 from schedtutor.ops import EXPECTED_RESULT
 from schedtutor.trace import TaskSpan, Trace, materialize, overlap, trace
-from tests.conftest import DELAY
+from tests.conftest import DELAY, RealCluster
+from tests.test_real_cluster import workers_of
 
 MARGIN = DELAY / 4
 
@@ -136,6 +137,18 @@ class TestDistributed:
         spans = _by_name(traced)
         assert traced.overlap("add", "sub") < MARGIN
         assert max(spans["add"].lock_wait, spans["sub"].lock_wait) > DELAY - MARGIN
+
+
+class TestRemoteCluster:
+    def test_spans_come_back_from_a_real_cluster(self, real_cluster: RealCluster) -> None:
+        """Against `dask scheduler` + 2 `dask worker` processes, spans come back by address."""
+        graph = slow_arithmetic(delay=DELAY, work="sleep")
+        traced = trace(graph, "distributed", address=real_cluster.address)
+        spans = _by_name(traced)
+        assert traced.result == EXPECTED_RESULT
+        assert {s.process for s in traced.spans} <= workers_of(real_cluster)
+        assert spans["add"].process != spans["sub"].process
+        assert traced.overlap("add", "sub") > DELAY - MARGIN
 
 
 def _inc(x: int) -> int:

@@ -30,7 +30,7 @@ from schedtutor._simulate import Job, Segment
 from schedtutor.trace import materialize
 
 KINDS = {"sleeplock": "lock", "sleep": "sleep", "python": "python", "numpy": "numpy"}
-"""The simulation's kind of segment for each kind of work of :data:`schedtutor.WORK_KINDS`."""
+"""The simulation's kind of segment for each kind of work of :data:`schedtutor.ops.WORK_KINDS`."""
 
 _OP_FUNCS = frozenset(_work.OPS.values())
 

@@ -1,4 +1,4 @@
-"""The discrete-event simulation behind :func:`schedtutor.predict`.
+"""The discrete-event simulation behind :func:`schedtutor.predict.predict`.
 
 Two parts.  A :class:`Machine` runs *segments* of work on *slots* (a worker
 thread, or a worker process's one thread) and knows what they share: each

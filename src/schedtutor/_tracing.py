@@ -1,4 +1,4 @@
-"""The machinery behind :func:`schedtutor.trace`: the wrapper every traced task calls.
+"""The machinery behind :func:`schedtutor.trace.trace`: the wrapper every traced task calls.
 
 :func:`instrument` rewrites a materialised task graph: each ``Task`` keeps its
 key and its arguments, but its function is wrapped in a :class:`Traced`, which

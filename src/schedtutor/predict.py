@@ -4,7 +4,7 @@
 critical path: it replays the scheduler's own policy on the graph, in a
 discrete-event simulation (:mod:`schedtutor._simulate`), and returns a
 :class:`Prediction` with the predicted wall time, predicted
-:class:`~schedtutor.trace.TaskSpan` s (so :func:`schedtutor.plot_timeline`
+:class:`~schedtutor.trace.TaskSpan` s (so :func:`schedtutor.timeline.plot_timeline`
 draws a prediction like a trace) and the critical path.
 
 >>> from schedtutor import slow_arithmetic
@@ -32,27 +32,43 @@ say ``"python"`` if it holds the GIL).
 ready tasks on a stack, the most recently readied first, ties broken by
 priority; ``fire_tasks`` sending ``chunksize`` tasks per batch to at most
 ``num_workers`` workers (default ``dask.system.CPU_COUNT``; ``chunksize``
-default 1 for threads and 6 for processes); a batch's tasks run one after
-another on one worker and come back together; the main loop handles one
-finished batch per turn at :attr:`Costs.local_task` seconds per task.  The
-processes scheduler first ``cull``s and ``fuse``s the graph as Dask does (in
-Dask 2026.8 ``fuse`` leaves task-spec graphs alone), and starts a fresh spawn
-pool every compute: a worker process is spawned when a batch finds none idle
-and takes work :attr:`Costs.process_start` seconds later; shutting the pool
-down costs :attr:`Costs.process_stop`.
+default 1 for threads and 6 for processes; both also read from
+``dask.config``); a batch's tasks run one after another on one worker and come
+back together; the main loop handles one finished batch per turn, spending
+:attr:`Costs.sync_task` (:attr:`~Costs.local_task`, :attr:`~Costs.process_task`)
+per task handed out and per task handled.  The processes scheduler first
+``cull``s and ``fuse``s the graph as Dask does (in Dask 2026.8 ``fuse`` leaves
+task-spec graphs alone), and starts a fresh spawn pool every compute: a worker
+process is spawned when a batch finds none idle and takes work
+:attr:`Costs.process_start` seconds later (:attr:`~Costs.process_stagger` more
+for each process starting beside it); a finished batch reaches the main loop
+:attr:`~Costs.process_hop` later; shutting the pool down costs
+:attr:`~Costs.process_stop`.
 
-**Distributed**: ``n_workers`` x ``threads_per_worker`` threads (2 x 1 by
-default, or read from ``client``/``address``); ready tasks go to free threads
-in priority order; a task starts :attr:`Costs.distributed_hop` after its last
+**Distributed** (:func:`schedtutor._simulate.run_distributed`):
+``n_workers`` x ``threads_per_worker`` threads (2 x 1 by default, or read
+from ``client``/``address``); the scheduler's placement -- a task goes to the
+least occupied worker holding its dependencies, a task without any round
+robin to an empty worker, a *root-ish* task (of a large group) waits in the
+scheduler's queue for a free worker -- and each worker runs what it holds in
+priority order; a task starts :attr:`Costs.distributed_hop` after its last
 dependency ended; ``processes=False`` puts every worker in one process.
 
 **What runs side by side.**  Each process has one sleeplock lock (threads of
 one process take turns) and one GIL (its Python work shares one CPU); NumPy
-work and sleeping run in parallel; all share ``CPU_COUNT`` CPUs.
+work and sleeping run in parallel; CPU work shares ``CPU_COUNT`` CPUs, of
+which a busy thread gets :attr:`Costs.cpu_share`.
 
-**Not modelled**: other programs on the machine; imports a reader's tasks
-trigger in a fresh worker process; the distributed scheduler's placement by
-data locality, work stealing and memory limits.
+**The costs** are the machine's, not the graph's: :data:`DEFAULT_COSTS` were
+measured on a quiet 2-CPU Linux machine; :func:`calibrate` measures them here
+and now, in a second or two, from traces of tiny graphs.
+
+**Not modelled**: the run-to-run variation of the spawn pool's start-up
+(large when other programs load the machine); imports a reader's tasks
+trigger in a fresh worker process; the distributed scheduler's work stealing
+and memory limits; the GIL that Dask's own threads need, which Python work in
+the same process slows down (noticeable with distributed ``processes=False``,
+where scheduler, workers and tasks share one GIL).
 """
 
 from __future__ import annotations
@@ -151,7 +167,7 @@ def predict(
 ) -> Prediction:
     """Predict the wall time and the task spans of computing ``obj`` under ``scheduler``.
 
-    ``options`` are those of :func:`schedtutor.run`.  Tasks that are not the
+    ``options`` are those of :func:`schedtutor.timing.run`.  Tasks that are not the
     library's ops need ``durations`` (a sync :class:`~schedtutor.trace.Trace`
     of ``obj``, or ``{key: seconds}``) and are taken to do work of kind
     ``work``.  ``costs`` are the machine's fixed costs (:func:`calibrate`).
@@ -225,7 +241,7 @@ def _cluster_layout(
     """Return each worker's slots, each slot's process number and (worker, thread) names."""
     if "client" in options or "address" in options:
         with open_scheduler("distributed", **options) as opened:
-            info = opened.client.scheduler_info()["workers"]
+            info = opened.client.scheduler_info(n_workers=-1)["workers"]
             pids = opened.client.run(os.getpid)
         addresses = sorted(info)
         counts = [int(info[a]["nthreads"]) for a in addresses]

@@ -1,6 +1,6 @@
 """Trace a computation: when each task really ran, and on which worker.
 
-:func:`trace` computes a Dask collection like :func:`schedtutor.run` does and
+:func:`trace` computes a Dask collection like :func:`schedtutor.timing.run` does and
 returns a :class:`Trace`: the result, the wall time, and one :class:`TaskSpan`
 per task -- its key, a short name (``add`` for ``add-8b20...``), the process
 and thread that ran it, when it started and ended, and how long it waited for
@@ -29,14 +29,14 @@ the real call.  The rewritten graph is computed through
 :func:`schedtutor.schedulers.open_scheduler` without optimising it again.  The
 records come back by the cheapest road each scheduler allows:
 
-=============  ===========================================  ===================
-scheduler      records travel back                          clock
-=============  ===========================================  ===================
-sync, threads  appended to a list in this process           ``perf_counter``
-processes      one spool file per worker process            ``perf_counter``
-distributed    kept in each worker's memory, collected with ``time.time``
-               ``Client.run`` (so a remote cluster works)
-=============  ===========================================  ===================
+=============  ==============================================  ==================
+scheduler      records travel back                             clock
+=============  ==============================================  ==================
+sync, threads  appended to a list in this process              ``perf_counter``
+processes      one spool file per worker process               ``perf_counter``
+distributed    kept in each worker's memory, collected with    ``time.time``
+               ``Client.run`` (so a remote cluster works too)
+=============  ==============================================  ==================
 
 How exact the spans are
 =======================
@@ -163,7 +163,7 @@ class Trace:
         return overlap(self.spans, first, second)
 
     def durations(self) -> dict[Any, float]:
-        """Return each task's working seconds by key (what :func:`schedtutor.predict` reads)."""
+        """Return each task's working seconds by key (what :func:`schedtutor.predict.predict` reads)."""
         return {s.key: s.end - s.work_start for s in self.spans}
 
     def __str__(self) -> str:
@@ -197,7 +197,7 @@ def materialize(obj: Any, optimize_graph: bool = True) -> tuple[dict[Any, Any], 
 def trace(obj: Any, scheduler: str = "threads", **options: Any) -> Trace:
     """Compute ``obj`` under ``scheduler`` and return when each task ran, on which worker.
 
-    Options are those of :func:`schedtutor.run` (``num_workers``,
+    Options are those of :func:`schedtutor.timing.run` (``num_workers``,
     ``chunksize``, ``n_workers``, ``address``, ...), checked the same way.
 
     >>> from schedtutor import slow_arithmetic
