@@ -11,11 +11,16 @@ per original task inside it (several when Dask fused tasks together).
 Where the seconds come from: a library op (``schedtutor._work.OPS``, or
 ``do_work``) carries its ``delay`` and kind of work in its arguments; any
 other task's seconds come from the ``durations`` table, its kind from the
-caller's default.  An alias runs no work: a zero-second segment.
+caller's default.  An alias runs no work: a zero-second segment without a key
+(the scheduler hands it out like a task, but a trace has no span for it).  Keys are
+looked up by :func:`stable_key`: the finalising task Dask adds to a collection
+such as an array (``finalize-hlgfinalizecompute-<uuid>``) gets a new random
+name at every compute, so a trace and a prediction name it differently.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +38,25 @@ KINDS = {"sleeplock": "lock", "sleep": "sleep", "python": "python", "numpy": "nu
 """The simulation's kind of segment for each kind of work of :data:`schedtutor.ops.WORK_KINDS`."""
 
 _OP_FUNCS = frozenset(_work.OPS.values())
+_FINALIZE = re.compile(r"finalize-hlgfinalizecompute-[0-9a-f]{32}")
+
+
+def stable_key(key: Any) -> Any:
+    """Return ``key`` with the random part of Dask's per-compute finalize name removed.
+
+    >>> stable_key("sum-aggregate-finalize-hlgfinalizecompute-a9c478eb69724963a593f0c883ea7cff")
+    'sum-aggregate-finalize-hlgfinalizecompute'
+    """
+    if isinstance(key, str):
+        return _FINALIZE.sub("finalize-hlgfinalizecompute", key)
+    if isinstance(key, tuple) and key and isinstance(key[0], str):
+        return (stable_key(key[0]), *key[1:])
+    return key
+
+
+def stable_table(table: Mapping[Any, float] | None) -> dict[Any, float] | None:
+    """Return a durations table keyed by :func:`stable_key`."""
+    return None if table is None else {stable_key(k): v for k, v in table.items()}
 
 
 def graph(obj: Any, scheduler: str, optimize_graph: bool = True) -> dict[Any, Any]:
@@ -56,6 +80,7 @@ def graph(obj: Any, scheduler: str, optimize_graph: bool = True) -> dict[Any, An
 
 def jobs(dsk: Mapping[Any, Any], table: Mapping[Any, float] | None, kind: str) -> list[Job]:
     """Return one job per task of ``dsk`` (data nodes are not tasks), linked both ways."""
+    table = stable_table(table)
     priority = order(dsk)
     keys = [k for k in dsk if not isinstance(dsk[k], DataNode)]
     index = {k: i for i, k in enumerate(keys)}
@@ -80,6 +105,10 @@ def jobs(dsk: Mapping[Any, Any], table: Mapping[Any, float] | None, kind: str) -
 
 def segments(node: Any, table: Mapping[Any, float] | None, kind: str) -> list[Segment]:
     """Return the work of one scheduled task, one segment per original task in it."""
+    found = None if table is None else table.get(stable_key(node.key))
+    if found is not None and isinstance(node, Task):
+        known = op(node)
+        return [(node.key, float(found), known[1] if known else kind)]
     if isinstance(node, Task) and node.func is _execute_subgraph:
         inner = node.args[0]
         priority = order(inner)
@@ -88,11 +117,9 @@ def segments(node: Any, table: Mapping[Any, float] | None, kind: str) -> list[Se
             for k in sorted(inner, key=priority.__getitem__)
             for s in segments(inner[k], table, kind)
         ]
-    if not isinstance(node, Task):  # an Alias: hands a value on, no work
-        return [(node.key, 0.0, "sleep")]
+    if not isinstance(node, Task):  # an Alias hands a value on: no work, and no span
+        return [(None, 0.0, "sleep")]
     known = op(node)
-    if table is not None and node.key in table:
-        return [(node.key, float(table[node.key]), known[1] if known else kind)]
     if known is not None:
         return [(node.key, *known)]
     if table is None:

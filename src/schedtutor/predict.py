@@ -196,6 +196,7 @@ def predict(
         (
             TaskSpan(key, key_split(key), *names[slot], start, end, waited)
             for key, slot, start, end, waited in machine.spans
+            if key is not None  # an alias: no span in a trace either
         ),
         key=lambda s: (s.start, s.end),
     )

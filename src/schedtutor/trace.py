@@ -163,7 +163,7 @@ class Trace:
         return overlap(self.spans, first, second)
 
     def durations(self) -> dict[Any, float]:
-        """Return each task's working seconds by key (what :func:`schedtutor.predict.predict` reads)."""
+        """Return each task's working seconds by key (what :func:`.predict.predict` reads)."""
         return {s.key: s.end - s.work_start for s in self.spans}
 
     def __str__(self) -> str:
