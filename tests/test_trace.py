@@ -40,6 +40,26 @@ def _spool_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("schedtutor-trace-*"))
 
 
+def _in_flight_together(traced: Trace) -> bool:
+    """Whether add and sub worked at the same time, neither waiting for the other's lock.
+
+    How soon the second of them starts is the scheduler's dispatch -- tens of
+    milliseconds when other programs load the machine, a spawned process's
+    start-up under processes -- and not what these tests are about: that two
+    workers run them side by side, each unhindered, is.
+    """
+    add, sub = _by_name(traced)["add"], _by_name(traced)["sub"]
+    unhindered = add.lock_wait < MARGIN and sub.lock_wait < MARGIN
+    return unhindered and max(add.work_start, sub.work_start) < min(add.end, sub.end)
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Give this test a temporary folder of its own (other test runs share /tmp)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
 class TestTaskSpan:
     def test_worker_joins_process_and_thread(self) -> None:
         """A span's worker names its process and its thread: one row of a timeline."""
@@ -100,20 +120,22 @@ class TestLocalSchedulers:
         assert traced.overlap("add", "sub") == 0.0
         assert traced.result == EXPECTED_RESULT
 
-    def test_processes_chunksize_one_overlaps_add_and_sub(self, no_leaks: None) -> None:
+    def test_processes_chunksize_one_overlaps_add_and_sub(
+        self, private_tmp: Path, no_leaks: None
+    ) -> None:
         """With chunksize 1 add and sub run in two processes at once, each with its own lock.
 
-        The second process may start work up to about a tenth of a second after
-        the first on a loaded machine, so this test works two delays per op.
+        The second process may start work a good part of a delay after the
+        first on a loaded machine (its own spawn), so this test works two
+        delays per op.
         """
-        before = _spool_folders()
         graph = slow_arithmetic(delay=2 * DELAY)
         traced = trace(graph, "processes", chunksize=1, num_workers=2)
         spans = _by_name(traced)
         assert spans["add"].process != spans["sub"].process
-        assert traced.overlap("add", "sub") > DELAY
+        assert _in_flight_together(traced)
         assert traced.spans[0].start > 0.05  # the spawn pool's start-up shows before the first
-        assert _spool_folders() <= before  # the spool files are cleaned up
+        assert not _spool_folders()  # the spool files are cleaned up
 
 
 class TestDistributed:
@@ -127,7 +149,7 @@ class TestDistributed:
         spans = _by_name(traced)
         assert spans["add"].process.startswith("tcp://")
         assert spans["add"].worker != spans["sub"].worker
-        assert traced.overlap("add", "sub") > DELAY - MARGIN
+        assert _in_flight_together(traced)
         assert traced.startup > 0
         assert not _tracing._store  # collected from the workers' memory
 
@@ -148,7 +170,7 @@ class TestRemoteCluster:
         assert traced.result == EXPECTED_RESULT
         assert {s.process for s in traced.spans} <= workers_of(real_cluster)
         assert spans["add"].process != spans["sub"].process
-        assert traced.overlap("add", "sub") > DELAY - MARGIN
+        assert _in_flight_together(traced)
 
 
 def _inc(x: int) -> int:
