@@ -11,23 +11,23 @@ kind      rate while it runs
 ========  ==========================================================
 sleep     1: sleeping needs nothing
 lock      1 once it holds its process's lock; 0 (a lock wait) before
-python    its share of the process's GIL, times the CPU share
-numpy     the CPU share: NumPy's loops release the GIL
+python    its share of the process's GIL, times its share of a CPU
+numpy     its share of a CPU: NumPy's loops release the GIL
 ========  ==========================================================
 
-where the CPU share is ``min(1, cpus / demand) * share``: ``demand`` counts one
-CPU per process running Python work plus one per running NumPy segment, and
-``share`` is what a busy thread gets of a CPU on this machine (1 unless other
-programs load it).
+where a busy thread's share of a CPU is ``min(1, cpus / (demand +
+background))``: ``demand`` counts one busy thread per process running Python
+work (they take turns at its GIL) plus one per running NumPy segment, and
+``background`` the busy threads of other programs (0 on a quiet machine).
 
 On top, a *driver* decides what runs where and when, like the real scheduler:
 :func:`run_local` is ``dask.local.get_async`` (a LIFO ready stack, ``fire_tasks``
 with ``num_workers`` and ``chunksize``, one finished batch handled per turn of
 the main loop, batches queued first-in first-out to the pool);
-:func:`run_distributed` follows the distributed scheduler's placement (root-ish
-tasks queued and sent to free workers, others to a worker holding their
-dependencies; each worker runs its tasks in priority order), without work
-stealing.
+:func:`schedtutor._distributed_model.run_distributed` follows the distributed
+scheduler's placement (root-ish tasks queued and sent to free workers, others
+to a worker holding their dependencies; each worker runs its tasks in priority
+order), without work stealing.
 """
 
 from __future__ import annotations
@@ -89,10 +89,10 @@ class _Run:
 class Machine:
     """Slots in processes that share locks, GILs and CPUs; an event clock."""
 
-    def __init__(self, slot_process: list[int], cpus: int, share: float = 1.0) -> None:
+    def __init__(self, slot_process: list[int], cpus: int, background: float = 0.0) -> None:
         self.slot_process = slot_process
         self.cpus = max(1, cpus)
-        self.share = share
+        self.background = background
         self.now = 0.0
         self.spans: list[SpanRecord] = []
         self._events: list[tuple[float, int, Callable[..., None], Any]] = []
@@ -156,7 +156,7 @@ class Machine:
             elif run.running and run.kind == "numpy":
                 numpy += 1
         demand = len(python) + numpy
-        cpu = (min(1.0, self.cpus / demand) if demand else 1.0) * self.share
+        cpu = min(1.0, self.cpus / (demand + self.background)) if demand else 1.0
         for run in self._active:
             if run.kind == "python":
                 run.rate = cpu / python.get(run.process, 1)
@@ -286,7 +286,7 @@ def run_local(
         batch = completed.popleft()
         running -= len(batch)
         for i in batch:
-            newly = [d for d in jobs[i].dependents if _release(waiting, d)]
+            newly = [d for d in jobs[i].dependents if release(waiting, d)]
             ready.extend(sorted(newly, key=lambda d: jobs[d].priority, reverse=True))
         batches = fire()
         busy[0] = True
@@ -306,136 +306,6 @@ def run_local(
     return finished[0]
 
 
-def _release(waiting: list[int], job: int) -> bool:
+def release(waiting: list[int], job: int) -> bool:
     waiting[job] -= 1
     return waiting[job] == 0
-
-
-def run_distributed(
-    jobs: list[Job],
-    machine: Machine,
-    workers: list[list[int]],
-    start: float,
-    hop: float,
-    task_cost: float,
-    saturation: float = 1.1,
-) -> float:
-    """Simulate the distributed scheduler's placement; return when the last task ends.
-
-    ``workers`` lists each worker's slots (threads).  Following
-    ``distributed.scheduler``: a *root-ish* task (one of a group of more than
-    twice as many tasks as there are threads, with few dependency groups) is
-    queued on the scheduler and sent to the least busy worker with a free
-    slot (``ceil(saturation * nthreads)`` tasks per worker); another task goes
-    to the least occupied worker among those holding its dependencies (or,
-    with none, any worker, round robin), occupancy counting each task at its
-    group's average duration, as the scheduler estimates it; each worker runs what it was sent in
-    priority order.  Work stealing is not modelled.  A task reaches its worker
-    ``hop`` seconds after its last dependency ended (``start`` for the
-    first); the scheduler sends at most one task per ``task_cost`` seconds.
-    """
-    threads = sum(map(len, workers))
-    owner = {slot: w for w, slots in enumerate(workers) for slot in slots}
-    seconds = _estimates(jobs)
-    rootish = _rootish(jobs, threads)
-    waiting = [len(job.dependencies) for job in jobs]
-    where = [0] * len(jobs)
-    processing = [0] * len(workers)
-    occupancy = [0.0] * len(workers)
-    limit = [max(-(-saturation * len(slots) // 1), 1) for slots in workers]
-    queued: list[tuple[int, int]] = []
-    sent_to: list[list[tuple[int, int]]] = [[] for _ in workers]
-    free = [list(slots) for slots in workers]
-    sent, last, count = [0.0], [0.0], [0]
-
-    def arrive(indices: list[int]) -> None:
-        for i in sorted(indices, key=lambda i: jobs[i].priority):
-            if rootish[i]:
-                heapq.heappush(queued, (jobs[i].priority, i))
-            else:
-                send(i, _pick(i))
-        dequeue()
-
-    def _pick(i: int) -> int:
-        holders = sorted({where[d] for d in jobs[i].dependencies})
-        if holders:
-            return min(holders, key=lambda w: occupancy[w] / len(workers[w]))
-        idle = [w for w in range(len(workers)) if processing[w] < len(workers[w])]
-        pool = idle or list(range(len(workers)))
-        best = min(pool, key=lambda w: occupancy[w])
-        if occupancy[best] == 0:  # distributed's round robin among empty workers
-            first = count[0] % len(pool)
-            best = next(w for w in pool[first:] + pool[:first] if occupancy[w] == 0)
-        return best
-
-    def dequeue() -> None:
-        while queued:
-            open_ = [w for w in range(len(workers)) if processing[w] < limit[w]]
-            if not open_:
-                return
-            _, i = heapq.heappop(queued)
-            send(i, min(open_, key=lambda w: processing[w] / len(workers[w])))
-
-    def send(i: int, w: int) -> None:
-        processing[w] += 1
-        occupancy[w] += seconds[i]
-        count[0] += 1
-        sent[0] = max(machine.now, sent[0]) + task_cost
-        machine.at(sent[0], land, (w, i))
-
-    def land(arg: tuple[int, int]) -> None:
-        w, i = arg
-        heapq.heappush(sent_to[w], (jobs[i].priority, i))
-        work(w)
-
-    def work(w: int) -> None:
-        while free[w] and sent_to[w]:
-            _, i = heapq.heappop(sent_to[w])
-            slot = min(free[w])
-            free[w].remove(slot)
-            machine.start(slot, jobs[i].segments, partial(done, i=i))
-
-    def done(slot: int, *, i: int) -> None:
-        w = owner[slot]
-        last[0] = machine.now
-        where[i] = w
-        processing[w] -= 1
-        occupancy[w] -= seconds[i]
-        free[w].append(slot)
-        newly = [d for d in jobs[i].dependents if _release(waiting, d)]
-        if newly:
-            machine.at(machine.now + hop, arrive, newly)
-        dequeue()
-        work(w)
-
-    machine.at(start, arrive, [i for i, n in enumerate(waiting) if n == 0])
-    machine.run()
-    return last[0]
-
-
-def _estimates(jobs: list[Job]) -> list[float]:
-    """Return the scheduler's estimate of each task's duration: its group's average."""
-    total: dict[str, list[float]] = {}
-    for job in jobs:
-        total.setdefault(job.group, []).append(sum(s[1] for s in job.segments))
-    average = {group: sum(times) / len(times) for group, times in total.items()}
-    return [average[job.group] for job in jobs]
-
-
-def _rootish(jobs: list[Job], threads: int) -> list[bool]:
-    """Return which tasks ``distributed.Scheduler.is_rootish`` calls root-ish."""
-    size: dict[str, int] = {}
-    for job in jobs:
-        size[job.group] = size.get(job.group, 0) + 1
-    needs: dict[str, set[str]] = {}
-    for job in jobs:
-        needs.setdefault(job.group, set()).update(jobs[d].group for d in job.dependencies)
-    return [
-        job.data_producer
-        or (
-            size[job.group] > 2 * threads
-            and len(needs[job.group]) < 5  # distributed.scheduler.rootish-taskgroup
-            and sum(size[g] for g in needs[job.group]) < 5  # ...-taskgroup-dependencies
-        )
-        for job in jobs
-    ]

@@ -45,7 +45,7 @@ for each process starting beside it); a finished batch reaches the main loop
 :attr:`~Costs.process_hop` later; shutting the pool down costs
 :attr:`~Costs.process_stop`.
 
-**Distributed** (:func:`schedtutor._simulate.run_distributed`):
+**Distributed** (:func:`schedtutor._distributed_model.run_distributed`):
 ``n_workers`` x ``threads_per_worker`` threads (2 x 1 by default, or read
 from ``client``/``address``); the scheduler's placement -- a task goes to the
 least occupied worker holding its dependencies, a task without any round
@@ -56,8 +56,9 @@ dependency ended; ``processes=False`` puts every worker in one process.
 
 **What runs side by side.**  Each process has one sleeplock lock (threads of
 one process take turns) and one GIL (its Python work shares one CPU); NumPy
-work and sleeping run in parallel; CPU work shares ``CPU_COUNT`` CPUs, of
-which a busy thread gets :attr:`Costs.cpu_share`.
+work and sleeping run in parallel; CPU work shares ``CPU_COUNT`` CPUs with
+:attr:`Costs.background` busy threads of other programs, each busy thread
+getting ``min(1, CPU_COUNT / (ours + background))`` of a CPU.
 
 **The costs** are the machine's, not the graph's: :data:`DEFAULT_COSTS` were
 measured on a quiet 2-CPU Linux machine; :func:`calibrate` measures them here
@@ -83,7 +84,7 @@ from typing import Any
 from dask.system import CPU_COUNT
 from dask.utils import key_split
 
-from schedtutor import _model, _simulate, _work
+from schedtutor import _distributed_model, _model, _simulate, _work
 from schedtutor.ops import check_work
 from schedtutor.schedulers import check_options, open_scheduler
 from schedtutor.timing import check_collection, label
@@ -122,8 +123,8 @@ class Costs:
     """The scheduler's time per task: it starts at most one task per this many seconds."""
     distributed_stop: float = 0.02
     """From the last task's end until ``compute`` returns."""
-    cpu_share: float = 1.0
-    """The share of a CPU a busy thread of ours gets: less than 1 when other programs load it."""
+    background: float = 0.0
+    """Busy threads of other programs competing for the CPUs (0 on a quiet machine)."""
 
 
 DEFAULT_COSTS = Costs()
@@ -186,9 +187,11 @@ def predict(
     jobs = _model.jobs(dsk, table, kind)
     if canonical == "distributed":
         workers, processes, names = _cluster_layout(options)
-        machine = _simulate.Machine(processes, int(CPU_COUNT), costs.cpu_share)
+        machine = _simulate.Machine(processes, int(CPU_COUNT), costs.background)
         start, hop = costs.distributed_start, costs.distributed_hop
-        end = _simulate.run_distributed(jobs, machine, workers, start, hop, costs.distributed_task)
+        end = _distributed_model.run_distributed(
+            jobs, machine, workers, start, hop, costs.distributed_task
+        )
         seconds = end + costs.distributed_stop
     else:
         machine, names, seconds = _run_local(jobs, canonical, options, costs)
@@ -210,7 +213,7 @@ def _run_local(
     workers = 1 if canonical == "sync" else _setting(options, "num_workers", int(CPU_COUNT))
     chunksize = _setting(options, "chunksize", 6 if canonical == "processes" else 1)
     if canonical == "processes":
-        machine = _simulate.Machine(list(range(workers)), int(CPU_COUNT), costs.cpu_share)
+        machine = _simulate.Machine(list(range(workers)), int(CPU_COUNT), costs.background)
         names = [(f"process {i + 1}", "thread 1") for i in range(workers)]
         end = _simulate.run_local(
             jobs,
@@ -223,7 +226,7 @@ def _run_local(
             stagger=costs.process_stagger,
         )
         return machine, names, end + costs.process_stop
-    machine = _simulate.Machine([0] * workers, int(CPU_COUNT), costs.cpu_share)
+    machine = _simulate.Machine([0] * workers, int(CPU_COUNT), costs.background)
     names = [("process 1", f"thread {i + 1}") for i in range(workers)]
     task_cost = costs.sync_task if canonical == "sync" else costs.local_task
     return machine, names, _simulate.run_local(jobs, machine, workers, chunksize, task_cost)
@@ -280,20 +283,20 @@ def calibrate(
 ) -> Costs:
     """Measure the machine's costs for ``scheduler`` now; return ``costs`` with them.
 
-    Always: the share of a CPU a busy thread gets (:attr:`Costs.cpu_share`,
-    0.1 s).  For processes: a fresh worker process's start-up, how much later
-    a second one starts, and the pool's shutdown, from traces of two 0.3 s
-    tasks (about 1 s per repeat).  For
-    distributed: the start, hop and stop latencies, from traces of a short
-    chain on the cluster ``options`` describe.
+    Always: how many busy threads of other programs compete for the CPUs
+    (:attr:`Costs.background`, from the CPU share a busy thread gets, 0.1 s).
+    For processes: a fresh worker process's start-up, how much later a second
+    one starts, and the pool's shutdown, from traces of two 0.3 s tasks (about
+    1 s per repeat).  For distributed: the start, hop and stop latencies, from
+    traces of a short chain on the cluster ``options`` describe.
 
-    >>> calibrate("threads").cpu_share > 0
+    >>> calibrate("threads").background >= 0
     True
     """
     from dask.delayed import delayed
 
     canonical = check_options(scheduler, options)
-    costs = replace(costs or DEFAULT_COSTS, cpu_share=_cpu_share())
+    costs = replace(costs or DEFAULT_COSTS, background=_background())
     if canonical == "processes":  # two tasks, long enough that each gets a process
         two = delayed(list)([delayed(_work.do_work)(0.3, "sleep") for _ in range(2)])
         settings = {**options, "chunksize": 1}
@@ -323,14 +326,20 @@ def _start(span: TaskSpan) -> float:
     return span.start
 
 
-def _cpu_share(repeat: int = 5, seconds: float = 0.02) -> float:
-    """Return the median share of a CPU this thread gets while busy (1.0 on an idle machine)."""
+def _background(repeat: int = 5, seconds: float = 0.02) -> float:
+    """Return how many busy threads of other programs share the CPUs right now.
+
+    One busy thread of ours gets ``min(1, CPU_COUNT / (1 + b))`` of a CPU when
+    ``b`` threads of other programs are busy too: its median share over a few
+    short bursts of work gives ``b`` (0 when it gets a whole CPU).
+    """
     shares = []
     for _ in range(repeat):
         wall, cpu = time.perf_counter(), time.thread_time()
         _work.do_work(seconds, "python")
         shares.append((time.thread_time() - cpu) / (time.perf_counter() - wall))
-    return min(1.0, statistics.median(shares))
+    share = min(1.0, statistics.median(shares))
+    return max(0.0, int(CPU_COUNT) / share - 1) if share < 0.98 else 0.0
 
 
 def _chain(length: int = 5) -> Any:
