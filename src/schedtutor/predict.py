@@ -285,9 +285,10 @@ def calibrate(
 
     Always: how many busy threads of other programs compete for the CPUs
     (:attr:`Costs.background`, from the CPU share a busy thread gets, 0.1 s).
-    For processes: a fresh worker process's start-up, how much later a second
-    one starts, and the pool's shutdown, from traces of two 0.3 s tasks (about
-    1 s per repeat).  For distributed: the start, hop and stop latencies, from
+    For processes: a fresh worker process's start-up (from traces of a
+    one-task graph), how much later a second one starts when two are spawned
+    together (two 0.3 s tasks with ``chunksize=1``) and the pool's shutdown:
+    about 1.5 s per repeat.  For distributed: the start, hop and stop latencies, from
     traces of a short chain on the cluster ``options`` describe.
 
     >>> calibrate("threads").background >= 0
@@ -297,17 +298,18 @@ def calibrate(
 
     canonical = check_options(scheduler, options)
     costs = replace(costs or DEFAULT_COSTS, background=_background())
-    if canonical == "processes":  # two tasks, long enough that each gets a process
+    if canonical == "processes":
+        one = delayed(_work.do_work)(0.0, "sleep")  # one process spawned on its own
         two = delayed(list)([delayed(_work.do_work)(0.3, "sleep") for _ in range(2)])
-        settings = {**options, "chunksize": 1}
-        traces = [trace(two, "processes", **settings) for _ in range(repeat)]
-        pairs = [sorted((s for s in t.spans if s.name == "do_work"), key=_start) for t in traces]
-        staggers = [b.start - a.start for a, b in pairs if a.process != b.process]
+        singles = [trace(one, "processes", **options) for _ in range(repeat)]
+        pairs = [trace(two, "processes", **{**options, "chunksize": 1}) for _ in range(repeat)]
+        starts = [sorted((s for s in t.spans if s.name == "do_work"), key=_start) for t in pairs]
+        staggers = [b.start - a.start for a, b in starts if a.process != b.process]
         return replace(
             costs,
-            process_start=statistics.median(a.start for a, _ in pairs),
+            process_start=statistics.median(t.spans[0].start for t in singles),
             process_stagger=statistics.median(staggers) if staggers else costs.process_stagger,
-            process_stop=statistics.median(t.seconds - t.spans[-1].end for t in traces),
+            process_stop=statistics.median(t.seconds - t.spans[-1].end for t in singles + pairs),
         )
     if canonical == "distributed":
         with open_scheduler("distributed", **options) as opened:
