@@ -126,8 +126,13 @@ class TestAgainstTraces:
         assert not _side_by_side(predicted)
 
     def test_a_real_cluster_by_address(self, real_cluster: RealCluster) -> None:
-        """Given an address, the model reads the cluster's two one-thread workers."""
+        """Given an address, the model reads the cluster's two one-thread workers.
+
+        The first compute on fresh workers imports the tasks' modules there
+        (about a second, not modelled), so the cluster is warmed up first.
+        """
         graph = slow_arithmetic(delay=DELAY)
+        trace(slow_arithmetic(delay=0), "distributed", address=real_cluster.address)
         predicted = predict(graph, "distributed", address=real_cluster.address)
         traced = trace(graph, "distributed", address=real_cluster.address)
         assert {s.process for s in predicted.spans} <= {"worker 1", "worker 2"}

@@ -60,9 +60,9 @@ work and sleeping run in parallel; CPU work shares ``CPU_COUNT`` CPUs with
 :attr:`Costs.background` busy threads of other programs, each busy thread
 getting ``min(1, CPU_COUNT / (ours + background))`` of a CPU.
 
-**The costs** are the machine's, not the graph's: :data:`DEFAULT_COSTS` were
-measured on a quiet 2-CPU Linux machine; :func:`calibrate` measures them here
-and now, in a second or two, from traces of tiny graphs.
+**The costs** are the machine's, not the graph's: :data:`DEFAULT_COSTS` are
+those of a quiet 2-CPU Linux machine; :func:`calibrate` measures them here and
+now, in a few seconds, from traces of tiny graphs.
 
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine); imports a reader's tasks
@@ -97,8 +97,11 @@ __all__ = ["DEFAULT_COSTS", "Costs", "Prediction", "calibrate", "critical_path",
 class Costs:
     """The fixed costs of running a graph on this machine, in seconds.
 
-    The defaults were measured on a 2-CPU Linux machine with Python 3.11 and
-    Dask 2026.8 (see :func:`calibrate` to measure your own).
+    The defaults are those of a quiet 2-CPU Linux machine with Python 3.11
+    and Dask 2026.8: with them the model reproduces the old lesson's graph as
+    measured there at 1 s per op (4.15-4.2 s under processes, 3.2 s with
+    ``chunksize=1``).  A loaded machine starts processes two to five times
+    slower: :func:`calibrate` measures the costs here and now.
     """
 
     sync_task: float = 15e-6
@@ -107,13 +110,13 @@ class Costs:
     """The same under threads."""
     process_task: float = 50e-6
     """The same under processes, pickling included."""
-    process_start: float = 0.30
+    process_start: float = 0.15
     """From a batch's submission to a freshly spawned worker process until it starts it."""
     process_stagger: float = 0.03
     """How much later a second worker process, spawned beside the first, can start work."""
     process_hop: float = 0.004
     """From a batch's end in its process until the main loop handles its results."""
-    process_stop: float = 0.07
+    process_stop: float = 0.05
     """Shutting the process pool down after the last result."""
     distributed_start: float = 0.015
     """From ``compute`` until the first task starts on a worker."""
