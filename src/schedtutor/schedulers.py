@@ -26,6 +26,25 @@ or value raises one ``ValueError``/``TypeError`` that says what is accepted.
 :func:`open_scheduler` is the one place that starts and stops what a
 scheduler needs; timing, tracing and the CLI all go through it, so a cluster
 or pool is always closed, even on an error or Ctrl-C.
+
+When things go wrong
+====================
+
+* **An address where no scheduler answers** raises ``ConnectionError`` within
+  about ``timeout`` seconds.  Dask's own ``Client`` bounds the TCP connect but
+  not the handshake after it, so a listener that accepts and never answers (a
+  web server, the dashboard's port, a stuck process) would hang it for ever;
+  the address is therefore first probed with Dask's handshake under a hard
+  deadline.
+* **Ctrl-C** reaches only the parent: the worker processes of a local cluster
+  and of the processes pool ignore SIGINT (:mod:`schedtutor._worker_setup`),
+  so in a terminal, where Ctrl-C signals the whole process group, they do
+  not die one by one with tracebacks while the parent shuts them down in
+  order.  A Ctrl-C while a local cluster starts is held until it has
+  started, then the cluster is closed and ``KeyboardInterrupt`` raised.
+* **A local cluster that cannot start** raises one ``RuntimeError`` naming
+  the root cause Dask wrapped and what to try.
+* **Everything listens on 127.0.0.1**, on free ports, web servers included.
 """
 
 from __future__ import annotations
