@@ -318,6 +318,21 @@ class TestBadInput:
         with pytest.raises(TypeError, match="expected a Dask collection"):
             predict([1, 2], "threads")
 
+    def test_durations_of_the_wrong_type(self) -> None:
+        """Durations that are neither a Trace nor a mapping are a TypeError saying what is."""
+        with pytest.raises(TypeError, match=r"a Trace .* or a mapping .* got list: \[1, 2\]"):
+            predict(slow_arithmetic(delay=0), "sync", durations=[1, 2])  # type: ignore[arg-type]
+
+    def test_costs_of_the_wrong_type(self) -> None:
+        """Costs must be a Costs record."""
+        with pytest.raises(TypeError, match=r"costs must be a Costs .* got str: 'fast'"):
+            predict(slow_arithmetic(delay=0), "sync", costs="fast")  # type: ignore[arg-type]
+
+    def test_calibrate_needs_a_repeat(self) -> None:
+        """calibrate refuses zero repeats before measuring anything."""
+        with pytest.raises(ValueError, match="repeat must be a whole number >= 1, got 0"):
+            calibrate("processes", repeat=0)
+
     def test_bad_option(self) -> None:
         """A scheduler option is checked as for run()."""
         with pytest.raises(ValueError, match="num_workers must be a whole number >= 1"):

@@ -36,6 +36,10 @@ def _spans(n: int = 4, workers: int = 2, wait: float = 0.0) -> list[TaskSpan]:
     ]
 
 
+def _spans_sets() -> list[list[TaskSpan]]:
+    return [_spans()]
+
+
 def _labels(ax: Axes) -> list[str]:
     return [text.get_text() for text in ax.texts]
 
@@ -156,6 +160,16 @@ class TestPlotTimelines:
         assert len(figure.axes) == 2
         assert figure.axes[0].get_xlim() == figure.axes[1].get_xlim()
         assert path.read_text().lstrip().startswith("<?xml")
+
+    def test_unwritable_file(self, tmp_path: Path) -> None:
+        """A file that cannot be written is a ValueError naming it, not an OSError."""
+        folder = tmp_path / "a-file-not-a-folder"
+        folder.write_text("")
+        with pytest.raises(ValueError, match="does not exist"):
+            plot_timelines(_spans_sets(), folder / "t.png")
+        (tmp_path / "t.png").mkdir()  # a folder where the file should go
+        with pytest.raises(ValueError, match="give a path you can write"):
+            plot_timelines(_spans_sets(), tmp_path / "t.png")
 
     def test_nothing_to_draw(self) -> None:
         """An empty list is a ValueError."""

@@ -184,8 +184,8 @@ def predict(
     check_collection(obj)
     canonical = check_options(scheduler, options)
     kind = _model.KINDS[check_work(work)]
-    table = durations.durations() if isinstance(durations, Trace) else durations
-    costs = costs or DEFAULT_COSTS
+    table = _table(durations)
+    costs = _costs(costs)
     dsk = _model.graph(obj, canonical, options.get("optimize_graph", True))
     jobs = _model.jobs(dsk, table, kind)
     if canonical == "distributed":
@@ -207,6 +207,29 @@ def predict(
         key=lambda s: (s.start, s.end),
     )
     return Prediction(seconds, tuple(spans), _model.critical_path(jobs), canonical, dict(options))
+
+
+def _table(durations: object) -> Mapping[Any, float] | None:
+    """Return ``durations`` as a table of seconds by key, or raise TypeError."""
+    if durations is None or isinstance(durations, Mapping):
+        return durations
+    if isinstance(durations, Trace):
+        return durations.durations()
+    raise TypeError(
+        "durations must be a Trace (trace(obj, 'sync')) or a mapping of task key to seconds, "
+        f"got {type(durations).__name__}: {durations!r}"
+    )
+
+
+def _costs(costs: object) -> Costs:
+    if costs is None:
+        return DEFAULT_COSTS
+    if not isinstance(costs, Costs):
+        raise TypeError(
+            f"costs must be a Costs (DEFAULT_COSTS or calibrate()), "
+            f"got {type(costs).__name__}: {costs!r}"
+        )
+    return costs
 
 
 def _run_local(
@@ -277,7 +300,7 @@ def critical_path(obj: Any, durations: Trace | Mapping[Any, float] | None = None
     1.5
     """
     check_collection(obj)
-    table = durations.durations() if isinstance(durations, Trace) else durations
+    table = _table(durations)
     return _model.critical_path(_model.jobs(_model.graph(obj, "sync"), table, "sleep"))
 
 
@@ -300,7 +323,9 @@ def calibrate(
     from dask.delayed import delayed
 
     canonical = check_options(scheduler, options)
-    costs = replace(costs or DEFAULT_COSTS, background=_background())
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat must be a whole number >= 1, got {repeat!r}")
+    costs = replace(_costs(costs), background=_background())
     if canonical == "processes":
         one = delayed(_work.do_work)(0.0, "sleep")  # one process spawned on its own
         two = delayed(list)([delayed(_work.do_work)(0.3, "sleep") for _ in range(2)])

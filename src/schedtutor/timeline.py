@@ -245,5 +245,11 @@ def plot_timelines(
         if ax is not axes[-1]:
             ax.set_xlabel("")
     if filename is not None:
-        figure.savefig(filename, dpi=110)
+        try:
+            figure.savefig(filename, dpi=110)
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise ValueError(
+                f"cannot write a timeline to {str(filename)!r}: {reason}; give a path you can write"
+            ) from None
     return figure
