@@ -6,7 +6,9 @@
 each worker run what it holds in priority order, and adds the round trips
 through the scheduler as fixed latencies.  Work stealing is left out: on the
 small graphs of the lessons it moved a task, when it did, about when the
-task would have started anyway.
+task would have started anyway.  Tasks that become ready together are placed
+here in priority order; the real scheduler reaches them through a set of
+dependencies, in an order that changes from run to run.
 """
 
 from __future__ import annotations

@@ -67,7 +67,10 @@ now, in a few seconds, from traces of tiny graphs.
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine); imports a reader's tasks
 trigger in a fresh worker process; the distributed scheduler's work stealing
-and memory limits; the GIL that Dask's own threads need, which Python work in
+and memory limits, and the order in which it hands out tasks that become
+ready together (set iteration: effectively random, so independent tasks of
+unequal length may pair up on workers differently from run to run -- up to
+half the wall time apart on the benchmark's "uneven" graph); the GIL that Dask's own threads need, which Python work in
 the same process slows down (noticeable with distributed ``processes=False``,
 where scheduler, workers and tasks share one GIL).
 """
