@@ -70,9 +70,10 @@ trigger in a fresh worker process; the distributed scheduler's work stealing
 and memory limits, and the order in which it hands out tasks that become
 ready together (set iteration: effectively random, so independent tasks of
 unequal length may pair up on workers differently from run to run -- up to
-half the wall time apart on the benchmark's "uneven" graph); the GIL that Dask's own threads need, which Python work in
-the same process slows down (noticeable with distributed ``processes=False``,
-where scheduler, workers and tasks share one GIL).
+half the wall time apart on the benchmark's "uneven" graph); the GIL that
+Dask's own threads need, which Python work in the same process slows down
+(noticeable with distributed ``processes=False``, where scheduler, workers
+and tasks share one GIL).
 """
 
 from __future__ import annotations
