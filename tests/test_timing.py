@@ -65,14 +65,16 @@ class TestSleeplockExperiment:
         assert 0.75 <= saved <= 1.25
 
     def test_distributed_two_workers_take_three_delays(self, no_leaks: None) -> None:
-        """On 2 worker processes x 1 thread the graph takes three delays, not four."""
-        table = compare(
-            slow_arithmetic(delay=DELAY),
-            [("distributed", {"n_workers": 2, "threads_per_worker": 1})],
-            repeat=3,
-        )
-        timing = table["distributed"]
-        assert 2.85 <= timing.seconds / DELAY <= 3.4
+        """On 2 worker processes x 1 thread the graph takes three delays, not four.
+
+        The cluster's own cost of sending, running and collecting four tasks
+        grows to half a delay when other programs load the machine; it is
+        measured beside the run, on the same graph with no delay, and taken off.
+        """
+        config = [("distributed", {"n_workers": 2, "threads_per_worker": 1})]
+        timing = compare(slow_arithmetic(delay=DELAY), config, repeat=3)["distributed"]
+        bare = compare(slow_arithmetic(delay=0), config, repeat=3)["distributed"]
+        assert 2.85 <= (timing.seconds - bare.seconds) / DELAY <= 3.4
         assert timing.startup > 0
         assert timing.runs[0].result == EXPECTED_RESULT
 
