@@ -183,6 +183,19 @@ class RealCluster:
         )
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to stop this process when the test run that started it dies.
+
+    The cluster lives in a session of its own, so a test run killed without
+    its teardown (SIGTERM, SIGKILL) would otherwise leave it running.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _dask(folder: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
     """Start ``dask ARGS`` in a session of its own, logging to ``folder/name.log``."""
     with open(folder / f"{name}.log", "wb") as log:
@@ -193,6 +206,7 @@ def _dask(folder: Path, name: str, *args: str) -> subprocess.Popen[bytes]:
             stdin=subprocess.DEVNULL,
             cwd=folder,
             start_new_session=True,  # a Ctrl-C of the test run is not theirs to handle
+            preexec_fn=_die_with_parent,
         )
 
 
