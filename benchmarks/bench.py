@@ -153,15 +153,22 @@ def _overhead_at(n: int, times: int, client: Any) -> Iterator[Row]:
     yield row("overhead", f"schedtutor's own cost, sync, {n} tasks", own, "µs/task")
 
 
+def op_tree(n: int) -> Delayed:
+    """A binary tree of about ``n`` library ``add`` ops (so predict knows every duration)."""
+    level = [schedtutor.add(i, 1, delay=0.001) for i in range(max(n // 2, 1))]
+    while len(level) > 1:
+        pairs = zip(level[::2], level[1::2], strict=False)
+        level = [schedtutor.add(a, b, delay=0.001) for a, b in pairs] + level[len(level) // 2 * 2 :]
+    return level[0]
+
+
 def bench_predict(sizes: tuple[int, ...]) -> Iterator[Row]:
     """How long predict takes for the threads scheduler, by graph size."""
     predict = getattr(schedtutor, "predict", None)
     if predict is None:
         return
     for n in sizes:
-        graph = schedtutor.slow_arithmetic(delay=0.001)
-        for _ in range(n // 4):
-            graph = graph + schedtutor.slow_arithmetic(delay=0.001)
+        graph = op_tree(n)
         tasks = len(dict(graph.__dask_graph__()))
         seconds = _seconds(lambda g=graph: predict(g, "threads"))
         target = "<= 1.0" if 5_000 <= tasks <= 20_000 else ""
