@@ -45,6 +45,7 @@ test: $(STAMP) dot chromium
 # Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json.
 bench: $(STAMP) dot
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/prediction_accuracy.py --quick
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
