@@ -145,11 +145,12 @@ class TestAgainstTraces:
 
         CPU-bound work stretches when other programs load the machine, so this
         compares the threads/sync ratio, measured (the fastest of three runs
-        each, taken in turn) and predicted, within 0.15.  It is only checked
-        when two CPUs are free right now: on a busy machine NumPy threads cannot
-        overlap, and handing the GIL over waits for a CPU.
+        each, taken in turn) and predicted, within 0.15.  The NumPy case is only
+        checked when two CPUs are free right now: on a busy machine NumPy threads
+        cannot overlap.
         """
-        if _free_cpus() < 1.6:
+        if work == "numpy" and _free_cpus() < 1.6:
+            # The GIL claim holds on any machine; overlapping NumPy needs two idle CPUs.
             pytest.skip("fewer than two CPUs are free right now (other programs load them)")
         graph = slow_arithmetic(delay=DELAY, work=work)
         runs: dict[str, list[float]] = {"sync": [], "threads": []}
