@@ -31,11 +31,17 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || ./.ci/install-system-packages chromium || { \
 	  echo "make: Chromium is missing: run 'sudo apt-get install chromium' for the browser test, then try again" >&2; exit 1; }
 
-# -E: read every page on every build, so every notebook runs again (or, in cache
-# mode, is checked against the cache) and no page keeps numbers from an older build.
+# -E (force mode, the default): read every page on every build, so every notebook
+# runs again and no page keeps numbers from an older build.  Cache mode leaves -E out:
+# Sphinx re-reads only changed pages and myst-nb re-runs only notebooks whose code
+# changed, so a rebuild with nothing changed reads nothing.
+# JOBS=2 (or auto) reads pages, and runs notebooks, in parallel processes: quicker,
+# but CPU-bound lessons then share the CPUs with each other; publish from JOBS=1.
+JOBS  ?= 1
+FRESH := $(if $(filter cache,$(shell echo '$(SCHEDTUTOR_EXECUTION)' | tr A-Z a-z)),,-E)
 docs: $(STAMP) dot
-	@echo "make: building the site: $${SCHEDTUTOR_DELAY:-1.0} s per slow op, notebooks executed in '$${SCHEDTUTOR_EXECUTION:-force}' mode"
-	$(PY) -m sphinx -E $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
+	@echo "make: building the site: $${SCHEDTUTOR_DELAY:-1.0} s per slow op, notebooks executed in '$${SCHEDTUTOR_EXECUTION:-force}' mode, $(JOBS) job(s)"
+	$(PY) -m sphinx $(FRESH) -j $(JOBS) $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
 	@echo "make: notebook run times and status: $(HTML)/reference/execution.html"
 	@echo "make: the site is in $(HTML)/index.html"
 
