@@ -139,18 +139,36 @@ class TestAgainstTraces:
         assert _close(traced.seconds, predicted.seconds), (traced.seconds, predicted.seconds)
         assert _side_by_side(traced) is _side_by_side(predicted) is True
 
+    def test_python_work_never_uses_two_cpus_under_threads(self) -> None:
+        """Under the GIL, two threads running add and sub never use more than one CPU.
+
+        The GIL claim, checked on any machine and without the wall clock: the
+        process's CPU time over the run's wall time stays at or below one CPU
+        however much of it other programs leave.  (Without a GIL, two CPU-bound
+        threads on a machine with two free CPUs use nearly two.)
+        """
+        graph = slow_arithmetic(delay=DELAY, work="python")
+        cpu, wall = time.process_time(), time.perf_counter()
+        traced = trace(graph, "threads", num_workers=2)
+        used = (time.process_time() - cpu) / (time.perf_counter() - wall)
+        spans = {s.name: s for s in traced.spans}
+        assert spans["add"].worker != spans["sub"].worker  # two threads, both busy at once
+        assert max(spans["add"].start, spans["sub"].start) < min(spans["add"].end, spans["sub"].end)
+        assert used < 1.1, used
+
     @pytest.mark.parametrize("work", ["python", "numpy"])
     def test_cpu_work_under_threads(self, work: str) -> None:
         """Threads gain nothing on Python work (the GIL) and overlap NumPy work, as predicted.
 
-        CPU-bound work stretches when other programs load the machine, so this
-        compares the threads/sync ratio, measured (the fastest of three runs
-        each, taken in turn) and predicted, within 0.15.  The NumPy case is only
-        checked when two CPUs are free right now: on a busy machine NumPy threads
-        cannot overlap.
+        This compares the threads/sync ratio, measured (the fastest of three
+        runs each, taken in turn) and predicted, within 0.15 -- only when two
+        CPUs are free right now.  How long CPU-bound work takes depends on the
+        CPU other programs leave it, which changes from second to second on a
+        shared machine (ratios of 0.73 and 1.41 were measured for a true 1.0
+        with one CPU kept busy), and on a busy machine NumPy threads cannot
+        overlap.  The GIL claim itself is checked on any machine, above.
         """
-        if work == "numpy" and _free_cpus() < 1.6:
-            # The GIL claim holds on any machine; overlapping NumPy needs two idle CPUs.
+        if _free_cpus() < 1.6:
             pytest.skip("fewer than two CPUs are free right now (other programs load them)")
         graph = slow_arithmetic(delay=DELAY, work=work)
         runs: dict[str, list[float]] = {"sync": [], "threads": []}
