@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import shutil
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -60,11 +61,18 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore a browser that drops a connection; report anything else."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture(scope="module")
 def site_url(built_site: Path) -> Iterator[str]:
     """Serve the built site on 127.0.0.1 at a free port; yield its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(built_site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
     thread.start()
     try:
