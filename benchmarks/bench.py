@@ -35,10 +35,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import dask
+from dask.base import compute
 from dask.delayed import Delayed, delayed
 
 import schedtutor
@@ -57,7 +58,8 @@ def inc(x: int) -> int:
 
 def delayed_graph(n: int) -> Delayed:
     """``sum`` of ``n`` tiny ``inc`` tasks, built with ``delayed`` (n + 1 tasks)."""
-    return delayed(sum)([delayed(inc)(i) for i in range(n)])
+    total: Delayed = delayed(sum)([delayed(inc)(i) for i in range(n)])
+    return total
 
 
 def raw_graph(n: int) -> tuple[dict[Any, Any], list[Any]]:
@@ -77,14 +79,19 @@ def alternate(first: Callable[[], object], second: Callable[[], object], repeat:
     return statistics.median(times[1]) / statistics.median(times[0])
 
 
-def row(section: str, figure: str, value: float, unit: str = "", target: str = "") -> Row:
-    """One line of results; ``target`` like ``<= 1.02`` is checked against ``value``."""
+def row(
+    section: str, figure: str, value: float | None, unit: str = "", target: str = "", note: str = ""
+) -> Row:
+    """One line of results; ``target`` like ``<= 1.02`` is checked against ``value``.
+
+    ``value`` is None for a figure that was not measured; ``note`` says why.
+    """
     met = None
-    if target:
+    if target and value is not None:
         op, limit = target.split()
         met = value <= float(limit) if op == "<=" else value >= float(limit)
     return {"section": section, "figure": figure, "value": value, "unit": unit,
-            "target": target, "met": met}  # fmt: skip
+            "target": target, "met": met, "note": note}  # fmt: skip
 
 
 def headline_size(sizes: tuple[int, ...]) -> int:
@@ -102,8 +109,8 @@ def bench_wrapper(repeat: int, n: int = 10_000) -> Iterator[Row]:
     graph = delayed_graph(n)
     for scheduler in ("sync", "threads"):
         ratio = alternate(
-            lambda s=scheduler: dask.compute(graph, scheduler=s),
-            lambda s=scheduler: schedtutor.run(graph, s),
+            partial(compute, graph, scheduler=scheduler),
+            partial(schedtutor.run, graph, scheduler),
             repeat,
         )
         figure = f"run / dask.compute, {tasks(n)}, {scheduler}"
@@ -112,12 +119,11 @@ def bench_wrapper(repeat: int, n: int = 10_000) -> Iterator[Row]:
 
 def bench_tracing(repeat: int, n: int = 10_000) -> Iterator[Row]:
     """Traced vs untraced ``n`` tiny tasks (10k by default) under threads."""
-    trace = getattr(schedtutor, "trace", None)
-    if trace is None:
-        return
     graph = delayed_graph(n)
     ratio = alternate(
-        lambda: schedtutor.run(graph, "threads"), lambda: trace(graph, "threads"), repeat
+        partial(schedtutor.run, graph, "threads"),
+        partial(schedtutor.trace, graph, "threads"),
+        repeat,
     )
     yield row("tracing", f"trace / run, {tasks(n)}, threads", ratio, "x", "<= 1.15")
 
@@ -133,33 +139,51 @@ def _seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def bench_overhead(sizes: tuple[int, ...], repeat: int) -> Iterator[Row]:
-    """Per-task overhead of each scheduler by graph size, and schedtutor's own share."""
+def bench_overhead(sizes: tuple[int, ...], repeat: int, budget: float) -> Iterator[Row]:
+    """Per-task overhead of each scheduler by graph size, and schedtutor's own share.
+
+    The distributed scheduler costs about a millisecond per task, so its largest
+    graphs can take minutes: a size whose run, estimated from the last size's
+    per-task cost, would exceed ``budget`` seconds is reported as skipped.
+    """
+    distributed_us = 0.0
     with schedtutor.local_cluster(n_workers=2, threads_per_worker=1) as client:
         for n in sizes:
-            yield from _overhead_at(n, 1 if n >= 100_000 else repeat, client)
+            times = 1 if n >= 100_000 else repeat
+            yield from _local_overhead(n, times)
+            figure = f"raw graph, distributed 2x1, {n} tasks"
+            estimate = distributed_us * n / 1e6
+            if estimate > budget:
+                note = (
+                    f"skipped: about {estimate:.0f} s at the last size's rate (--budget {budget:g})"
+                )
+                yield row("overhead", figure, None, "µs/task", note=note)
+            else:
+                dsk, keys = raw_graph(n)
+                distributed_us = _per_task(partial(client.get, dsk, keys), n, times)
+                yield row("overhead", figure, distributed_us, "µs/task")
+            yield from _delayed_overhead(n, times)
 
 
-def _overhead_at(n: int, times: int, client: Any) -> Iterator[Row]:
+def _local_overhead(n: int, times: int) -> Iterator[Row]:
     from dask.base import named_schedulers
 
     dsk, keys = raw_graph(n)
     for name in ("sync", "threads", "processes"):
         get = named_schedulers[name]
-        us = _per_task(lambda g=get: g(dsk, keys), n, times)
+        us = _per_task(partial(get, dsk, keys), n, times)
         yield row("overhead", f"raw graph, {name}, {n} tasks", us, "µs/task")
-    us = _per_task(lambda: client.get(dsk, keys), n, times)
-    yield row("overhead", f"raw graph, distributed 2x1, {n} tasks", us, "µs/task")
+
+
+def _delayed_overhead(n: int, times: int) -> Iterator[Row]:
     graph = delayed_graph(n)
     for optimize in (True, False):
         us = _per_task(
-            lambda o=optimize: dask.compute(graph, scheduler="threads", optimize_graph=o),
-            n + 1,
-            times,
+            partial(compute, graph, scheduler="threads", optimize_graph=optimize), n + 1, times
         )
         label = "optimised" if optimize else "optimize_graph=False"
         yield row("overhead", f"delayed graph, threads, {label}, {n} tasks", us, "µs/task")
-    plain = min(_seconds(lambda: dask.compute(graph, scheduler="sync")) for _ in range(times))
+    plain = min(_seconds(lambda: compute(graph, scheduler="sync")) for _ in range(times))
     ours = min(_seconds(lambda: schedtutor.run(graph, "sync")) for _ in range(times))
     own = max(ours - plain, 0.0) / (n + 1) * 1e6
     yield row("overhead", f"schedtutor's own cost, sync, {n} tasks", own, "µs/task")
@@ -176,13 +200,10 @@ def op_tree(n: int) -> Delayed:
 
 def bench_predict(sizes: tuple[int, ...]) -> Iterator[Row]:
     """How long predict takes for the threads scheduler, by graph size."""
-    predict = getattr(schedtutor, "predict", None)
-    if predict is None:
-        return
     for n in sizes:
         graph = op_tree(n)
         tasks = len(dict(graph.__dask_graph__()))
-        seconds = _seconds(lambda g=graph: predict(g, "threads"))
+        seconds = _seconds(partial(schedtutor.predict, graph, "threads"))
         target = "<= 1.0" if 5_000 <= tasks <= 20_000 else ""
         yield row("predict", f"predict, threads, {tasks} tasks", seconds, "s", target)
 
@@ -265,7 +286,8 @@ def print_table(rows: list[Row]) -> None:
 
     def cell(r: Row) -> tuple[str, str, str, str]:
         met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
-        return (r["figure"], f"{r['value']:.3g} {r['unit']}".strip(), r["target"], met)
+        value = r["note"] if r["value"] is None else f"{r['value']:.3g} {r['unit']}".strip()
+        return (r["figure"], value, r["target"], met)
 
     table = [("figure", "value", "target", "met"), *(cell(r) for r in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(4)]
@@ -294,6 +316,13 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated graph sizes for overhead and predict; wrapper and tracing "
         "use 10000 if listed, else the largest",
     )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=300.0,
+        help="seconds a distributed overhead run may take, estimated from the size "
+        "before it; a larger size is reported as skipped (300)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args(argv)
     sections = args.sections.split(",")
@@ -301,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     makers: dict[str, Callable[[], Iterator[Row]]] = {
         "wrapper": lambda: bench_wrapper(args.repeat, headline_size(sizes)),
         "tracing": lambda: bench_tracing(args.repeat, headline_size(sizes)),
-        "overhead": lambda: bench_overhead(sizes, 3),
+        "overhead": lambda: bench_overhead(sizes, 3, args.budget),
         "predict": lambda: bench_predict(sizes),
         "site": lambda: bench_site(args.jobs),
     }

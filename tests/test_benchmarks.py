@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import ROOT
 
 BENCH = ROOT / "benchmarks" / "bench.py"
-ROW_KEYS = {"section", "figure", "value", "unit", "target", "met"}
+ROW_KEYS = {"section", "figure", "value", "unit", "target", "met", "note"}
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,24 @@ class TestBench:
         )  # fmt: skip
         assert done.returncode == 2
         assert "'nope'" in done.stderr and "wrapper" in done.stderr
+
+    def test_overhead_budget(self, tmp_path: Path) -> None:
+        """A distributed size estimated to overrun --budget is reported as skipped, not run.
+
+        Every other overhead figure is still measured at every size, and the
+        skipped row says why in its note and in the printed table.
+        """
+        output = tmp_path / "overhead.json"
+        done = subprocess.run(
+            [sys.executable, str(BENCH), "--sections", "overhead", "--sizes", "100,1000",
+             "--budget", "0.0001", "--output", str(output)],
+            capture_output=True, text=True, timeout=180, cwd=ROOT,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        rows = {r["figure"]: r for r in json.loads(output.read_text(encoding="utf-8"))["rows"]}
+        skipped = rows.pop("raw graph, distributed 2x1, 1000 tasks")
+        assert skipped["value"] is None and skipped["note"].startswith("skipped: about"), skipped
+        assert skipped["note"] in done.stdout
+        assert "raw graph, distributed 2x1, 100 tasks" in rows
+        assert "delayed graph, threads, optimize_graph=False, 1000 tasks" in rows
+        assert all(isinstance(r["value"], float) for r in rows.values()), rows
