@@ -48,10 +48,10 @@ docs: $(STAMP) dot
 test: $(STAMP) dot chromium
 	$(PY) -m pytest
 
-# Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json.
+# Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json
+# (and the prediction-accuracy table in benchmarks/prediction-accuracy.md).  About half an hour.
 bench: $(STAMP) dot
 	$(PY) benchmarks/bench.py
-	$(PY) benchmarks/prediction_accuracy.py --quick
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,10 @@ compare well.  Sections:
                dict graphs and ``delayed`` graphs with and without graph optimisation;
                and schedtutor's own cost per task, which must stay flat as graphs grow.
 ``predict``    the time :func:`schedtutor.predict` takes, by graph size.
+``accuracy``   :func:`schedtutor.predict` against measured wall time, per scheduler
+               configuration, over the cases of ``prediction_accuracy.py`` (the old
+               notebook's graph at 0.2 s and 1 s with every kind of work, and other
+               shapes); its full table goes to ``benchmarks/prediction-accuracy.md``.
 ``site``       the site build: fresh build at the default delay over its *sleep floor*
                (the wall-clock seconds the lessons deliberately work, from the work log
                the ops write), serially and with notebooks run in parallel; and a no-change
@@ -47,6 +51,7 @@ from schedtutor.environment import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "last-run.json"
+ACCURACY_TABLE = ROOT / "benchmarks" / "prediction-accuracy.md"
 SIZES = (1_000, 10_000, 100_000)
 Row = dict[str, Any]
 
@@ -139,54 +144,71 @@ def _seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def bench_overhead(sizes: tuple[int, ...], repeat: int, budget: float) -> Iterator[Row]:
+class Budget:
+    """Skip a measurement whose time, grown from the last size measured, would exceed a limit.
+
+    Two figures get slow at 100k tasks: the distributed scheduler (about a
+    millisecond per task) and an optimised ``delayed`` graph, whose culling
+    step costs more per task the larger the graph (one layer per ``delayed``
+    call; lesson 6 measures this), so its time grows with the square of the size.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._last: dict[str, tuple[int, float]] = {}  # figure kind -> (size, seconds per run)
+
+    def per_task(
+        self, kind: str, fn: Callable[[], object], n: int, times: int, growth: float = 1.0
+    ) -> tuple[float | None, str]:
+        """Return (µs per task of the best of ``times`` runs, "") or (None, why it was skipped)."""
+        if kind in self._last:
+            size, seconds = self._last[kind]
+            estimate = times * seconds * (n / size) ** growth
+            if estimate > self.limit:
+                return None, (
+                    f"skipped: about {estimate:.0f} s, estimated from {tasks(size)} "
+                    f"(--budget {self.limit:g})"
+                )
+        best = min(_seconds(fn) for _ in range(times))
+        self._last[kind] = (n, best)
+        return best / n * 1e6, ""
+
+
+def bench_overhead(sizes: tuple[int, ...], repeat: int, limit: float) -> Iterator[Row]:
     """Per-task overhead of each scheduler by graph size, and schedtutor's own share.
 
-    The distributed scheduler costs about a millisecond per task, so its largest
-    graphs can take minutes: a size whose run, estimated from the last size's
-    per-task cost, would exceed ``budget`` seconds is reported as skipped.
+    A figure whose run would take more than ``limit`` seconds, estimated from
+    the size before it, is reported as skipped (see :class:`Budget`).
     """
-    distributed_us = 0.0
+    from dask.base import named_schedulers
+
+    budget = Budget(limit)
     with schedtutor.local_cluster(n_workers=2, threads_per_worker=1) as client:
         for n in sizes:
             times = 1 if n >= 100_000 else repeat
-            yield from _local_overhead(n, times)
-            figure = f"raw graph, distributed 2x1, {n} tasks"
-            estimate = distributed_us * n / 1e6
-            if estimate > budget:
-                note = (
-                    f"skipped: about {estimate:.0f} s at the last size's rate (--budget {budget:g})"
-                )
-                yield row("overhead", figure, None, "µs/task", note=note)
-            else:
-                dsk, keys = raw_graph(n)
-                distributed_us = _per_task(partial(client.get, dsk, keys), n, times)
-                yield row("overhead", figure, distributed_us, "µs/task")
-            yield from _delayed_overhead(n, times)
+            dsk, keys = raw_graph(n)
+            gets = {name: named_schedulers[name] for name in ("sync", "threads", "processes")}
+            for name, get in {**gets, "distributed 2x1": client.get}.items():
+                us, note = budget.per_task(name, partial(get, dsk, keys), n, times)
+                yield row("overhead", f"raw graph, {name}, {n} tasks", us, "µs/task", note=note)
+            graph = delayed_graph(n)
+            for optimize in (True, False):
+                label = "optimised" if optimize else "optimize_graph=False"
+                run = partial(compute, graph, scheduler="threads", optimize_graph=optimize)
+                growth = 2.0 if optimize else 1.0
+                us, note = budget.per_task(label, run, n + 1, times, growth)
+                figure = f"delayed graph, threads, {label}, {n} tasks"
+                yield row("overhead", figure, us, "µs/task", note=note)
+            yield _own_cost(graph, n + 1, times)
 
 
-def _local_overhead(n: int, times: int) -> Iterator[Row]:
-    from dask.base import named_schedulers
-
-    dsk, keys = raw_graph(n)
-    for name in ("sync", "threads", "processes"):
-        get = named_schedulers[name]
-        us = _per_task(partial(get, dsk, keys), n, times)
-        yield row("overhead", f"raw graph, {name}, {n} tasks", us, "µs/task")
-
-
-def _delayed_overhead(n: int, times: int) -> Iterator[Row]:
-    graph = delayed_graph(n)
-    for optimize in (True, False):
-        us = _per_task(
-            partial(compute, graph, scheduler="threads", optimize_graph=optimize), n + 1, times
-        )
-        label = "optimised" if optimize else "optimize_graph=False"
-        yield row("overhead", f"delayed graph, threads, {label}, {n} tasks", us, "µs/task")
-    plain = min(_seconds(lambda: compute(graph, scheduler="sync")) for _ in range(times))
-    ours = min(_seconds(lambda: schedtutor.run(graph, "sync")) for _ in range(times))
-    own = max(ours - plain, 0.0) / (n + 1) * 1e6
-    yield row("overhead", f"schedtutor's own cost, sync, {n} tasks", own, "µs/task")
+def _own_cost(graph: Delayed, n: int, times: int) -> Row:
+    """schedtutor.run's cost over dask.compute per task (no optimisation: that is Dask's)."""
+    plain = partial(compute, graph, scheduler="sync", optimize_graph=False)
+    ours = partial(schedtutor.run, graph, "sync", optimize_graph=False)
+    extra = min(_seconds(ours) for _ in range(times)) - min(_seconds(plain) for _ in range(times))
+    return row("overhead", f"schedtutor's own cost, sync, {n - 1} tasks", max(extra, 0.0) / n * 1e6,
+               "µs/task")  # fmt: skip
 
 
 def op_tree(n: int) -> Delayed:
@@ -206,6 +228,29 @@ def bench_predict(sizes: tuple[int, ...]) -> Iterator[Row]:
         seconds = _seconds(partial(schedtutor.predict, graph, "threads"))
         target = "<= 1.0" if 5_000 <= tasks <= 20_000 else ""
         yield row("predict", f"predict, threads, {tasks} tasks", seconds, "s", target)
+
+
+def bench_accuracy(delays: tuple[float, ...] = (0.2, 1.0)) -> Iterator[Row]:
+    """Worst prediction error per configuration: wall time, and first task to last task."""
+    import prediction_accuracy as accuracy  # beside this file
+
+    rows = accuracy.accuracy_rows(delays, progress=lambda c: print(f"   {c}", file=sys.stderr))
+    within = sum(r.error <= 0.05 for r in rows)
+    yield row("accuracy", f"cases predicted within 5 % (of {len(rows)})", float(within))
+    for config in dict.fromkeys(r.config for r in rows):
+        mine = [r for r in rows if r.config == config]
+        worst = max(mine, key=lambda r: r.error)
+        case = f"{worst.graph} graph, {worst.work}, {worst.delay:g} s"
+        figure = f"predict error, {config}, worst of {len(mine)} ({case})"
+        yield row("accuracy", figure, 100 * worst.error, "%", "<= 5")
+        extent = max(r.error_extent for r in mine)
+        yield row("accuracy", f"predict error, {config}, first to last task", 100 * extent, "%")
+    ACCURACY_TABLE.write_text(
+        f"{accuracy.table(rows)}\n\n{within} of {len(rows)} within 5 %; median error "
+        f"{statistics.median(r.error for r in rows):.1%}.\n",
+        encoding="utf-8",
+    )
+    print(f"wrote {ACCURACY_TABLE}", file=sys.stderr)
 
 
 @contextmanager
@@ -300,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sections",
-        default="wrapper,tracing,overhead,predict,site",
+        default="wrapper,tracing,overhead,predict,accuracy,site",
         help="comma-separated sections to run (default: all)",
     )
     parser.add_argument("--repeat", type=int, default=5, help="alternations per ratio (5)")
@@ -320,8 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         "--budget",
         type=float,
         default=300.0,
-        help="seconds a distributed overhead run may take, estimated from the size "
-        "before it; a larger size is reported as skipped (300)",
+        help="seconds an overhead figure may take, estimated from the size before it; "
+        "a figure over it is reported as skipped (300)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args(argv)
@@ -332,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "tracing": lambda: bench_tracing(args.repeat, headline_size(sizes)),
         "overhead": lambda: bench_overhead(sizes, 3, args.budget),
         "predict": lambda: bench_predict(sizes),
+        "accuracy": bench_accuracy,
         "site": lambda: bench_site(args.jobs),
     }
     rows: list[Row] = []
