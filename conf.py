@@ -73,6 +73,11 @@ exclude_patterns = ["_build", "_ext", "_conventions.md", "**/.ipynb_checkpoints"
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
 
+# Notebooks run in a temporary folder, against the library as installed: on Read
+# the Docs that is a wheel in site-packages, not this checkout.  The "How fast is
+# this?" page reads the committed benchmark results, so tell it where they are.
+os.environ["SCHEDTUTOR_BENCHMARKS"] = str(Path(__file__).resolve().parent / "benchmarks")
+
 _EXECUTION = os.environ.get("SCHEDTUTOR_EXECUTION", "").strip().lower() or "force"
 if _EXECUTION not in ("force", "cache"):
     raise ConfigError(
