@@ -262,12 +262,20 @@ def _work_log() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def sleep_floor(log: Path) -> float:
-    """Return the wall-clock seconds covered by the logged work intervals (overlaps once)."""
-    intervals = sorted(
-        (float(start), float(end))
-        for start, end, _ in (line.split() for line in log.read_text().splitlines())
+def _intervals(log: str) -> list[tuple[float, float]]:
+    return sorted(
+        (float(start), float(end)) for start, end, _ in (line.split() for line in log.splitlines())
     )
+
+
+def sleep_floor(log: str, window: tuple[float, float] | None = None) -> float:
+    """Return the wall-clock seconds covered by the logged work intervals (overlaps once).
+
+    With ``window`` (start, end), only the intervals that end inside it count.
+    """
+    intervals = _intervals(log)
+    if window is not None:
+        intervals = [(a, b) for a, b in intervals if window[0] <= b <= window[1]]
     covered, current_start, current_end = 0.0, None, None
     for start, end in intervals:
         if current_end is None or start > current_end:
@@ -279,6 +287,25 @@ def sleep_floor(log: Path) -> float:
     if current_end is not None and current_start is not None:
         covered += current_end - current_start
     return covered
+
+
+def notebook_rows(doctrees: Path, log: str) -> Iterator[Row]:
+    """Each notebook's run time in a build, next to its own sleep floor.
+
+    myst-nb keeps, per page, when its notebook finished and how long it ran; the
+    work that ended inside that window is the notebook's deliberate work.
+    """
+    import pickle
+
+    with (doctrees / "environment.pickle").open("rb") as file:
+        env = pickle.load(file)  # the environment our own build just wrote
+    for docname, data in sorted(getattr(env, "nb_metadata", {}).items()):
+        executed = data.get("exec_data")
+        if not executed:
+            continue
+        end, seconds = executed["mtime"], executed["runtime"]
+        floor = sleep_floor(log, (end - seconds, end))
+        yield row("site", f"notebook {docname} (its sleep floor {floor:.1f} s)", seconds, "s")
 
 
 def build_site(out: Path, *extra: str, env: dict[str, str] | None = None) -> float:
@@ -299,8 +326,10 @@ def bench_site(jobs: int) -> Iterator[Row]:
             seconds = build_site(
                 Path(folder) / "serial", env={**base, "SCHEDTUTOR_WORK_LOG": str(log)}
             )
-            floor = sleep_floor(log)
+            work = log.read_text()
+            floor = sleep_floor(work)
         yield row("site", "sleep floor (deliberate work, wall clock)", floor, "s")
+        yield from notebook_rows(Path(folder) / "serial" / "doctrees", work)
         yield row("site", "fresh build, serial", seconds, "s")
         yield row("site", "fresh build, serial / sleep floor", seconds / floor, "x", "<= 1.15")
         seconds = build_site(Path(folder) / "parallel", "-j", str(jobs), env=base)

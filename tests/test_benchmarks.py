@@ -105,3 +105,16 @@ class TestBench:
             assert skipped["value"] is None, skipped
             assert skipped["note"].startswith("skipped: about"), skipped
             assert skipped["note"] in done.stdout
+
+
+def test_sleep_floor_counts_overlaps_once() -> None:
+    """The floor is the union of the logged intervals; a window keeps those ending in it."""
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    log = "0 2 sleep\n1 3 python\n5 6 sleep\n"
+    assert bench.sleep_floor(log) == 4.0  # [0, 3] and [5, 6]
+    assert bench.sleep_floor(log, (4.0, 7.0)) == 1.0
+    assert bench.sleep_floor("") == 0.0
