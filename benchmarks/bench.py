@@ -147,10 +147,12 @@ def _seconds(fn: Callable[[], object]) -> float:
 class Budget:
     """Skip a measurement whose time, grown from the last size measured, would exceed a limit.
 
-    Two figures get slow at 100k tasks: the distributed scheduler (about a
-    millisecond per task) and an optimised ``delayed`` graph, whose culling
-    step costs more per task the larger the graph (one layer per ``delayed``
-    call; lesson 6 measures this), so its time grows with the square of the size.
+    Two figures get slow at 100k tasks, and both grow faster than the graph: an
+    optimised ``delayed`` graph, whose culling step costs more per task the
+    larger the graph (one layer per ``delayed`` call; lesson 6 measures this),
+    and the distributed scheduler, whose 100k-task run on a 2-core machine had
+    not finished after 11 minutes where 10k tasks took about 20 s.  Their
+    estimates grow with the square of the size; the others' with the size.
     """
 
     def __init__(self, limit: float) -> None:
@@ -189,7 +191,8 @@ def bench_overhead(sizes: tuple[int, ...], repeat: int, limit: float) -> Iterato
             dsk, keys = raw_graph(n)
             gets = {name: named_schedulers[name] for name in ("sync", "threads", "processes")}
             for name, get in {**gets, "distributed 2x1": client.get}.items():
-                us, note = budget.per_task(name, partial(get, dsk, keys), n, times)
+                growth = 2.0 if name.startswith("distributed") else 1.0
+                us, note = budget.per_task(name, partial(get, dsk, keys), n, times, growth)
                 yield row("overhead", f"raw graph, {name}, {n} tasks", us, "µs/task", note=note)
             graph = delayed_graph(n)
             for optimize in (True, False):
