@@ -147,32 +147,44 @@ def _seconds(fn: Callable[[], object]) -> float:
 class Budget:
     """Skip a measurement whose time, grown from the last size measured, would exceed a limit.
 
-    Two figures get slow at 100k tasks, and both grow faster than the graph: an
-    optimised ``delayed`` graph, whose culling step costs more per task the
-    larger the graph (one layer per ``delayed`` call; lesson 6 measures this),
-    and the distributed scheduler, whose 100k-task run on a 2-core machine had
-    not finished after 11 minutes where 10k tasks took about 20 s.  Their
-    estimates grow with the square of the size; the others' with the size.
+    Three figures get slow at 100k tasks.  Building ``delayed(sum)`` of a list of
+    ``delayed`` calls, and computing it optimised, grow with the square of the
+    size (one graph layer per call, culled again and again; lesson 6 measures
+    the compute).  The distributed scheduler costs a millisecond or two per
+    task, a little more per task at 10k than at 1k; its estimate is grown with
+    the square too, to be safe.  The others' estimates grow with the size.
     """
 
     def __init__(self, limit: float) -> None:
         self.limit = limit
         self._last: dict[str, tuple[int, float]] = {}  # figure kind -> (size, seconds per run)
 
+    def check(self, kind: str, n: int, times: int = 1, growth: float = 1.0) -> str:
+        """Return "" if ``times`` runs of ``kind`` at size ``n`` fit the budget, else why not."""
+        if kind not in self._last:
+            return ""
+        size, seconds = self._last[kind]
+        estimate = times * seconds * (n / size) ** growth
+        if estimate <= self.limit:
+            return ""
+        return (
+            f"skipped: about {estimate:.0f} s, estimated from {tasks(size)} "
+            f"(--budget {self.limit:g})"
+        )
+
+    def record(self, kind: str, n: int, seconds: float) -> None:
+        """Remember that one run of ``kind`` at size ``n`` took ``seconds``."""
+        self._last[kind] = (n, seconds)
+
     def per_task(
         self, kind: str, fn: Callable[[], object], n: int, times: int, growth: float = 1.0
     ) -> tuple[float | None, str]:
         """Return (µs per task of the best of ``times`` runs, "") or (None, why it was skipped)."""
-        if kind in self._last:
-            size, seconds = self._last[kind]
-            estimate = times * seconds * (n / size) ** growth
-            if estimate > self.limit:
-                return None, (
-                    f"skipped: about {estimate:.0f} s, estimated from {tasks(size)} "
-                    f"(--budget {self.limit:g})"
-                )
+        note = self.check(kind, n, times, growth)
+        if note:
+            return None, note
         best = min(_seconds(fn) for _ in range(times))
-        self._last[kind] = (n, best)
+        self.record(kind, n, best)
         return best / n * 1e6, ""
 
 
@@ -194,24 +206,52 @@ def bench_overhead(sizes: tuple[int, ...], repeat: int, limit: float) -> Iterato
                 growth = 2.0 if name.startswith("distributed") else 1.0
                 us, note = budget.per_task(name, partial(get, dsk, keys), n, times, growth)
                 yield row("overhead", f"raw graph, {name}, {n} tasks", us, "µs/task", note=note)
-            graph = delayed_graph(n)
-            for optimize in (True, False):
-                label = "optimised" if optimize else "optimize_graph=False"
-                run = partial(compute, graph, scheduler="threads", optimize_graph=optimize)
-                growth = 2.0 if optimize else 1.0
-                us, note = budget.per_task(label, run, n + 1, times, growth)
-                figure = f"delayed graph, threads, {label}, {n} tasks"
-                yield row("overhead", figure, us, "µs/task", note=note)
-            yield _own_cost(graph, n + 1, times)
+            yield from _delayed_overhead(budget, n, times)
+            yield _own_cost(n, times)
 
 
-def _own_cost(graph: Delayed, n: int, times: int) -> Row:
-    """schedtutor.run's cost over dask.compute per task (no optimisation: that is Dask's)."""
-    plain = partial(compute, graph, scheduler="sync", optimize_graph=False)
-    ours = partial(schedtutor.run, graph, "sync", optimize_graph=False)
+def _delayed_overhead(budget: Budget, n: int, times: int) -> Iterator[Row]:
+    """Building a ``delayed`` graph of ``n`` calls, and computing it with and without optimising.
+
+    Building it grows with the square of ``n`` too: ``delayed(sum)`` of a list of
+    ``delayed`` objects culls each one's graph as it collects them.
+    """
+    build = f"building delayed(sum) of {n} delayed calls"
+    note = budget.check("build", n, growth=2.0)
+    if note:
+        yield row("overhead", build, None, "µs/task", note=note)
+        for label in ("optimised", "optimize_graph=False"):
+            figure = f"delayed graph, threads, {label}, {n} tasks"
+            yield row("overhead", figure, None, "µs/task", note="skipped: the graph was not built")
+        return
+    started = time.perf_counter()
+    graph = delayed_graph(n)
+    seconds = time.perf_counter() - started
+    budget.record("build", n, seconds)
+    yield row("overhead", build, seconds / n * 1e6, "µs/task")
+    for optimize in (True, False):
+        label = "optimised" if optimize else "optimize_graph=False"
+        run = partial(compute, graph, scheduler="threads", optimize_graph=optimize)
+        us, note = budget.per_task(label, run, n + 1, times, 2.0 if optimize else 1.0)
+        yield row(
+            "overhead", f"delayed graph, threads, {label}, {n} tasks", us, "µs/task", note=note
+        )
+
+
+def layer_graph(n: int) -> Delayed:
+    """``n`` tiny tasks and their sum in one graph layer: quick to build and to optimise."""
+    dsk, keys = raw_graph(n)
+    return Delayed("total", {**dsk, "total": (sum, keys)})
+
+
+def _own_cost(n: int, times: int) -> Row:
+    """schedtutor.run's cost over dask.compute, per task, on a one-layer graph of ``n`` tasks."""
+    graph = layer_graph(n)
+    plain = partial(compute, graph, scheduler="sync")
+    ours = partial(schedtutor.run, graph, "sync")
     extra = min(_seconds(ours) for _ in range(times)) - min(_seconds(plain) for _ in range(times))
-    return row("overhead", f"schedtutor's own cost, sync, {n - 1} tasks", max(extra, 0.0) / n * 1e6,
-               "µs/task")  # fmt: skip
+    return row("overhead", f"schedtutor's own cost, sync, {n} tasks",
+               max(extra, 0.0) / (n + 1) * 1e6, "µs/task")  # fmt: skip
 
 
 def op_tree(n: int) -> Delayed:
