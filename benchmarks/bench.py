@@ -29,16 +29,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -133,11 +132,6 @@ def bench_tracing(repeat: int, n: int = 10_000) -> Iterator[Row]:
     yield row("tracing", f"trace / run, {tasks(n)}, threads", ratio, "x", "<= 1.15")
 
 
-def _per_task(fn: Callable[[], object], n: int, repeat: int) -> float:
-    best = min(_seconds(fn) for _ in range(repeat))
-    return best / n * 1e6
-
-
 def _seconds(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
@@ -147,12 +141,11 @@ def _seconds(fn: Callable[[], object]) -> float:
 class Budget:
     """Skip a measurement whose time, grown from the last size measured, would exceed a limit.
 
-    Three figures get slow at 100k tasks.  Building ``delayed(sum)`` of a list of
-    ``delayed`` calls, and computing it optimised, grow with the square of the
-    size (one graph layer per call, culled again and again; lesson 6 measures
-    the compute).  The distributed scheduler costs a millisecond or two per
-    task, a little more per task at 10k than at 1k; its estimate is grown with
-    the square too, to be safe.  The others' estimates grow with the size.
+    Two figures grow with the square of the size: building ``delayed(sum)`` of a
+    list of ``delayed`` calls, and computing it optimised (one graph layer per
+    call, culled again and again; lesson 6 measures the compute).  The others,
+    the distributed scheduler's millisecond or two per task included, grow with
+    the size.
     """
 
     def __init__(self, limit: float) -> None:
@@ -198,13 +191,13 @@ def bench_overhead(sizes: tuple[int, ...], repeat: int, limit: float) -> Iterato
 
     budget = Budget(limit)
     with schedtutor.local_cluster(n_workers=2, threads_per_worker=1) as client:
+        gets = {name: named_schedulers[name] for name in ("sync", "threads", "processes")}
+        gets["distributed 2x1"] = client.get
         for n in sizes:
             times = 1 if n >= 100_000 else repeat
             dsk, keys = raw_graph(n)
-            gets = {name: named_schedulers[name] for name in ("sync", "threads", "processes")}
-            for name, get in {**gets, "distributed 2x1": client.get}.items():
-                growth = 2.0 if name.startswith("distributed") else 1.0
-                us, note = budget.per_task(name, partial(get, dsk, keys), n, times, growth)
+            for name, get in gets.items():
+                us, note = budget.per_task(name, partial(get, dsk, keys), n, times)
                 yield row("overhead", f"raw graph, {name}, {n} tasks", us, "µs/task", note=note)
             yield from _delayed_overhead(budget, n, times)
             yield _own_cost(n, times)
@@ -267,10 +260,10 @@ def bench_predict(sizes: tuple[int, ...]) -> Iterator[Row]:
     """How long predict takes for the threads scheduler, by graph size."""
     for n in sizes:
         graph = op_tree(n)
-        tasks = len(dict(graph.__dask_graph__()))
+        count = len(dict(graph.__dask_graph__()))
         seconds = _seconds(partial(schedtutor.predict, graph, "threads"))
-        target = "<= 1.0" if 5_000 <= tasks <= 20_000 else ""
-        yield row("predict", f"predict, threads, {tasks} tasks", seconds, "s", target)
+        target = "<= 1.0" if 5_000 <= count <= 20_000 else ""
+        yield row("predict", f"predict, threads, {count} tasks", seconds, "s", target)
 
 
 def bench_accuracy(delays: tuple[float, ...] = (0.2, 1.0)) -> Iterator[Row]:
@@ -296,39 +289,20 @@ def bench_accuracy(delays: tuple[float, ...] = (0.2, 1.0)) -> Iterator[Row]:
     print(f"wrote {ACCURACY_TABLE}", file=sys.stderr)
 
 
-@contextmanager
-def _work_log() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="schedtutor-bench-"))
-    try:
-        yield folder / "work.log"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _intervals(log: str) -> list[tuple[float, float]]:
-    return sorted(
-        (float(start), float(end)) for start, end, _ in (line.split() for line in log.splitlines())
-    )
-
-
 def sleep_floor(log: str, window: tuple[float, float] | None = None) -> float:
     """Return the wall-clock seconds covered by the logged work intervals (overlaps once).
 
-    With ``window`` (start, end), only the intervals that end inside it count.
+    Each line of ``log`` is ``start end kind``.  With ``window`` (start, end), only
+    the intervals that end inside it count.
     """
-    intervals = _intervals(log)
-    if window is not None:
-        intervals = [(a, b) for a, b in intervals if window[0] <= b <= window[1]]
-    covered, current_start, current_end = 0.0, None, None
+    intervals = sorted((float(a), float(b)) for a, b, _ in map(str.split, log.splitlines()))
+    covered, reached = 0.0, -math.inf
     for start, end in intervals:
-        if current_end is None or start > current_end:
-            if current_end is not None and current_start is not None:
-                covered += current_end - current_start
-            current_start, current_end = start, end
-        else:
-            current_end = max(current_end, end)
-    if current_end is not None and current_start is not None:
-        covered += current_end - current_start
+        if window is not None and not window[0] <= end <= window[1]:
+            continue
+        if end > reached:
+            covered += end - max(start, reached)
+            reached = end
     return covered
 
 
@@ -368,9 +342,11 @@ def build_site(out: Path, *extra: str, env: dict[str, str] | None = None) -> flo
         command, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True
     )
     if done.returncode != 0:
-        # the last error line, without this checkout's path (the site publishes the note)
+        # The last line that names an error -- the docs extension's one-line
+        # "error: the notebook ... failed: ..." or Sphinx's "...Error: <page>" --
+        # without this checkout's path: the site publishes the note.
         lines = [line.strip().replace(f"{ROOT}/", "") for line in done.stderr.splitlines()
-                 if "rror" in line]  # fmt: skip
+                 if line.startswith("error:") or "Error:" in line]  # fmt: skip
         raise BuildFailed(lines[-1] if lines else f"sphinx exited with {done.returncode}")
     return time.perf_counter() - started
 
@@ -384,16 +360,16 @@ def bench_site(jobs: int) -> Iterator[Row]:
     """The site build against its sleep floor: serial, parallel, and a cached rebuild."""
     base = {"SCHEDTUTOR_DELAY": os.environ.get("SCHEDTUTOR_DELAY", "1.0")}
     with tempfile.TemporaryDirectory(prefix="schedtutor-site-") as folder:
-        with _work_log() as log:
-            try:
-                seconds = build_site(
-                    Path(folder) / "serial", env={**base, "SCHEDTUTOR_WORK_LOG": str(log)}
-                )
-            except BuildFailed as error:
-                yield failed("fresh build, serial / sleep floor", error, "<= 1.15")
-                return
-            work = log.read_text()
-            floor = sleep_floor(work)
+        log = Path(folder) / "work.log"
+        try:
+            seconds = build_site(
+                Path(folder) / "serial", env={**base, "SCHEDTUTOR_WORK_LOG": str(log)}
+            )
+        except BuildFailed as error:
+            yield failed("fresh build, serial / sleep floor", error, "<= 1.15")
+            return
+        work = log.read_text()
+        floor = sleep_floor(work)
         yield row("site", "sleep floor (deliberate work, wall clock)", floor, "s")
         yield from notebook_rows(Path(folder) / "serial" / "doctrees", work)
         yield row("site", "fresh build, serial", seconds, "s")
