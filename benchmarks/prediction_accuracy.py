@@ -158,11 +158,12 @@ def accuracy_rows(
             remote = {"client": opened.client} if opened.client is not None else options
             costs = calibrate(name, **remote)
             for graph, work, delay, obj in cases:
+                # Predict first: a cluster's placement depends on what it ran before.
+                predicted = predict(obj, name, costs=costs, **remote)
+                default = predict(obj, name, **remote).seconds
                 repeat = 3 if name == "processes" and delay < 1 else 1
                 traces = sorted((trace(obj, name, **remote) for _ in range(repeat)), key=_wall)
                 measured = traces[len(traces) // 2]
-                predicted = predict(obj, name, costs=costs, **remote)
-                default = predict(obj, name, **remote).seconds
                 rows.append(
                     Row(graph, work, delay, config, measured.seconds, predicted.seconds, default,
                         predicted.critical_path, _extent(measured), _extent(predicted))

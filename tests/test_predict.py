@@ -15,8 +15,15 @@ within 10 %; the start-up and shutdown are measured by the benchmark
 
 from __future__ import annotations
 
+import os
+import signal
+import statistics
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -324,6 +331,57 @@ class TestModel:
         for source in (DEFAULT_COSTS, costs):
             assert all(value > 0 for name, value in vars(source).items() if name != "background")
             assert source.background >= 0
+
+
+class TestCalibrate:
+    def test_background_is_what_other_programs_keep_busy(self) -> None:
+        """A busy loop in another program adds about one CPU to the background.
+
+        Measured as the difference with and without the loop, so that whatever
+        else loads the machine cancels out; the loop is not a child of ours
+        (those count as our own work), so it is started through a shell that
+        exits at once.
+        """
+        before = statistics.median(calibrate("threads").background for _ in range(3))
+        with _busy_program():
+            during = statistics.median(calibrate("threads").background for _ in range(3))
+        assert 0.6 <= during - before <= 1.4, (before, during)
+
+    def test_our_own_busy_threads_are_not_background(self) -> None:
+        """A busy NumPy thread of ours while calibrating does not count as other programs' load."""
+        before = calibrate("threads").background
+        stop = threading.Event()
+
+        def busy() -> None:
+            while not stop.is_set():
+                _work.do_work(0.01, "numpy")
+
+        worker = threading.Thread(target=busy)
+        worker.start()
+        try:
+            during = calibrate("threads").background
+        finally:
+            stop.set()
+            worker.join()
+        assert during - before < 0.5, (before, during)
+
+    def test_pace_of_cpu_work_on_a_cluster(self, no_leaks: None) -> None:
+        """On a local cluster CPU work gets most of its thread: the pace is measured."""
+        measured = calibrate("distributed", repeat=1, **TWO_BY_ONE, processes=False)
+        assert 0.8 < measured.distributed_pace <= 1.0, measured
+        assert DEFAULT_COSTS.distributed_pace == 1.0
+
+
+@contextmanager
+def _busy_program() -> Iterator[None]:
+    """Run a busy loop in a program that is not our child (its shell exits at once)."""
+    loop = f"{sys.executable} -c 'while True: pass' >/dev/null 2>&1 & echo $!"
+    pid = int(subprocess.run(["sh", "-c", loop], capture_output=True, text=True).stdout)
+    try:
+        time.sleep(0.3)  # until the scheduler gives it a CPU
+        yield
+    finally:
+        os.kill(pid, signal.SIGKILL)
 
 
 class TestBadInput:

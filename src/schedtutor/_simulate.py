@@ -11,14 +11,17 @@ kind      rate while it runs
 ========  ==========================================================
 sleep     1: sleeping needs nothing
 lock      1 once it holds its process's lock; 0 (a lock wait) before
-python    its share of the process's GIL, times its share of a CPU
-numpy     its share of a CPU: NumPy's loops release the GIL
+python    its share of the process's GIL, times its share of a CPU, times ``pace``
+numpy     its share of a CPU, times ``pace``: NumPy's loops release the GIL
 ========  ==========================================================
 
 where a busy thread's share of a CPU is ``min(1, cpus / (demand +
 background))``: ``demand`` counts one busy thread per process running Python
 work (they take turns at its GIL) plus one per running NumPy segment, and
-``background`` the busy threads of other programs (0 on a quiet machine).
+``background`` the CPUs kept busy by anything else (0 on a quiet machine).
+``pace`` is the share of its thread's time CPU work gets at all: 1 in a local
+pool; a little less on a distributed worker, whose own threads (its event
+loop, heartbeats) take turns at the GIL and the CPU.
 
 On top, a *driver* decides what runs where and when, like the real scheduler:
 :func:`run_local` is ``dask.local.get_async`` (a LIFO ready stack, ``fire_tasks``
@@ -89,10 +92,13 @@ class _Run:
 class Machine:
     """Slots in processes that share locks, GILs and CPUs; an event clock."""
 
-    def __init__(self, slot_process: list[int], cpus: int, background: float = 0.0) -> None:
+    def __init__(
+        self, slot_process: list[int], cpus: int, background: float = 0.0, pace: float = 1.0
+    ) -> None:
         self.slot_process = slot_process
         self.cpus = max(1, cpus)
         self.background = background
+        self.pace = pace
         self.now = 0.0
         self.spans: list[SpanRecord] = []
         self._events: list[tuple[float, int, Callable[..., None], Any]] = []
@@ -156,7 +162,7 @@ class Machine:
             elif run.running and run.kind == "numpy":
                 numpy += 1
         demand = len(python) + numpy
-        cpu = min(1.0, self.cpus / (demand + self.background)) if demand else 1.0
+        cpu = self.pace * min(1.0, self.cpus / (demand + self.background)) if demand else 1.0
         for run in self._active:
             if run.kind == "python":
                 run.rate = cpu / python.get(run.process, 1)

@@ -57,8 +57,10 @@ dependency ended; ``processes=False`` puts every worker in one process.
 **What runs side by side.**  Each process has one sleeplock lock (threads of
 one process take turns) and one GIL (its Python work shares one CPU); NumPy
 work and sleeping run in parallel; CPU work shares ``CPU_COUNT`` CPUs with
-:attr:`Costs.background` busy threads of other programs, each busy thread
-getting ``min(1, CPU_COUNT / (ours + background))`` of a CPU.
+the :attr:`Costs.background` CPUs that other programs keep busy, each busy
+thread getting ``min(1, CPU_COUNT / (ours + background))`` of a CPU; on a
+distributed worker it gets :attr:`Costs.distributed_pace` of that (the
+worker's own event loop takes the rest).
 
 **The costs** are the machine's, not the graph's: :data:`DEFAULT_COSTS` are
 those of a quiet 2-CPU Linux machine; :func:`calibrate` measures them here and
@@ -67,13 +69,13 @@ now, in a few seconds, from traces of tiny graphs.
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine); imports a reader's tasks
 trigger in a fresh worker process; the distributed scheduler's work stealing
-and memory limits, and the order in which it hands out tasks that become
-ready together (set iteration: effectively random, so independent tasks of
-unequal length may pair up on workers differently from run to run -- up to
-half the wall time apart on the benchmark's "uneven" graph); the GIL that
-Dask's own threads need, which Python work in the same process slows down
-(noticeable with distributed ``processes=False``, where scheduler, workers
-and tasks share one GIL).
+and memory limits, and which of two equally occupied workers it picks for a
+task (it places ready tasks in priority order, as modelled, but the worker
+it picks changes from run to run, even for the same graph on the same
+cluster: independent tasks of unequal length then pair up differently, and
+the model's schedule is one of those -- the "uneven" graph of the benchmark's
+prediction-accuracy table); the GIL that Dask's own threads need beyond what
+:attr:`Costs.distributed_pace` measures on a distributed worker.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import psutil
 from dask.system import CPU_COUNT
 from dask.utils import key_split
 
@@ -130,8 +133,11 @@ class Costs:
     """The scheduler's time per task: it starts at most one task per this many seconds."""
     distributed_stop: float = 0.02
     """From the last task's end until ``compute`` returns."""
+    distributed_pace: float = 1.0
+    """The share of its thread's time CPU work gets on a distributed worker (the rest
+    goes to the worker's own event loop and heartbeats)."""
     background: float = 0.0
-    """Busy threads of other programs competing for the CPUs (0 on a quiet machine)."""
+    """CPUs kept busy by other programs, competing with ours (0 on a quiet machine)."""
 
 
 DEFAULT_COSTS = Costs()
@@ -194,7 +200,9 @@ def predict(
     jobs = _model.jobs(dsk, table, kind)
     if canonical == "distributed":
         workers, processes, names = _cluster_layout(options)
-        machine = _simulate.Machine(processes, int(CPU_COUNT), costs.background)
+        machine = _simulate.Machine(
+            processes, int(CPU_COUNT), costs.background, costs.distributed_pace
+        )
         start, hop = costs.distributed_start, costs.distributed_hop
         end = _distributed_model.run_distributed(
             jobs, machine, workers, start, hop, costs.distributed_task
@@ -313,13 +321,16 @@ def calibrate(
 ) -> Costs:
     """Measure the machine's costs for ``scheduler`` now; return ``costs`` with them.
 
-    Always: how many busy threads of other programs compete for the CPUs
-    (:attr:`Costs.background`, from the CPU share a busy thread gets, 0.1 s).
+    Always: how many CPUs other programs keep busy (:attr:`Costs.background`,
+    from the machine's CPU time over a quarter of a second, less our own).
     For processes: a fresh worker process's start-up (from traces of a
     one-task graph), how much later a second one starts when two are spawned
     together (two 0.3 s tasks with ``chunksize=1``) and the pool's shutdown:
     about 1.5 s per repeat.  For distributed: the start, hop and stop latencies, from
-    traces of a short chain on the cluster ``options`` describe.
+    traces of a short chain on the cluster ``options`` describe, and how fast CPU
+    work runs there: alone (one 0.3 s task of Python work) and with every worker
+    thread busy (NumPy work, up to one task per CPU), which sets the background to
+    what the cluster's own processes take from its workers.
 
     >>> calibrate("threads").background >= 0
     True
@@ -346,34 +357,83 @@ def calibrate(
     if canonical == "distributed":
         with open_scheduler("distributed", **options) as opened:
             traces = [trace(_chain(), "distributed", client=opened.client) for _ in range(repeat)]
+            pace, background = _distributed_cpu(opened.client, costs.background)
         hops = [b.start - a.end for t in traces for a, b in zip(t.spans, t.spans[1:], strict=False)]
         return replace(
             costs,
             distributed_start=statistics.median(t.spans[0].start for t in traces),
             distributed_hop=statistics.median(hops),
             distributed_stop=statistics.median(t.seconds - t.spans[-1].end for t in traces),
+            distributed_pace=pace,
+            background=background,
         )
     return costs
+
+
+def _distributed_cpu(client: Any, background: float, seconds: float = 0.3) -> tuple[float, float]:
+    """Return the pace of CPU work on ``client``'s cluster and the background while it is busy.
+
+    The pace is the CPU time one task of Python work gets per second of its run,
+    alone on the cluster.  Then NumPy tasks on as many threads as there are
+    CPUs (or fewer, if the cluster has fewer threads): when they run slower
+    than that pace, the cluster's own processes (scheduler, nannies, this
+    client) take ``CPU_COUNT / share - busy`` CPUs from them, and that becomes
+    the background, if larger than the ``background`` measured before.
+    """
+    from dask.delayed import delayed
+
+    alone = trace(delayed(_work.do_work)(seconds, "python"), "distributed", client=client)
+    pace = min(1.0, seconds / alone.spans[0].seconds)
+    threads = sum(client.nthreads().values())
+    busy = max(1, min(threads, int(CPU_COUNT)))
+    together = delayed(list)([delayed(_work.do_work)(seconds, "numpy") for _ in range(busy)])
+    spans = [s for s in trace(together, "distributed", client=client).spans if s.name == "do_work"]
+    share = min(1.0, seconds / (pace * statistics.mean(s.seconds for s in spans)))
+    crowded = int(CPU_COUNT) / share - busy if busy == int(CPU_COUNT) and share < 1 else 0.0
+    return pace, max(background, crowded)
 
 
 def _start(span: TaskSpan) -> float:
     return span.start
 
 
-def _background(repeat: int = 5, seconds: float = 0.02) -> float:
-    """Return how many busy threads of other programs share the CPUs right now.
+def _background(seconds: float = 0.25) -> float:
+    """Return how many CPUs other programs keep busy right now.
 
-    One busy thread of ours gets ``min(1, CPU_COUNT / (1 + b))`` of a CPU when
-    ``b`` threads of other programs are busy too: its median share over a few
-    short bursts of work gives ``b`` (0 when it gets a whole CPU).
+    The machine's busy CPU time over ``seconds`` of sleeping, less what this
+    process and its children (a local cluster's workers, say) used meanwhile,
+    divided by the wall time.  Under a tenth of a CPU is the kernel's and the
+    system's own chatter, and counts as nothing.  (A busy thread of ours
+    timing its own share of a CPU, the earlier way, cannot tell one busy
+    thread elsewhere from none on two CPUs, and read contention for our own
+    GIL as other programs' load.)
     """
-    shares = []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.thread_time()
-        _work.do_work(seconds, "python")
-        shares.append((time.thread_time() - cpu) / (time.perf_counter() - wall))
-    share = min(1.0, statistics.median(shares))
-    return max(0.0, int(CPU_COUNT) / share - 1) if share < 0.98 else 0.0
+    ours = psutil.Process()
+    machine_before, ours_before = _busy(psutil.cpu_times()), _cpu_of(ours)
+    wall = time.perf_counter()
+    time.sleep(seconds)
+    wall = time.perf_counter() - wall
+    machine, own = _busy(psutil.cpu_times()) - machine_before, _cpu_of(ours) - ours_before
+    others = (machine - own) / wall
+    return others if others >= 0.1 else 0.0
+
+
+def _busy(times: Any) -> float:
+    """The CPU seconds in ``psutil.cpu_times()`` spent doing anything (as cpu_percent counts)."""
+    idle = sum(getattr(times, name, 0.0) for name in ("idle", "iowait", "guest", "guest_nice"))
+    return float(sum(times)) - idle
+
+
+def _cpu_of(process: psutil.Process) -> float:
+    """The CPU seconds ``process`` and its living children have used so far."""
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            used = each.cpu_times()
+        except psutil.Error:  # a child that ended in between
+            continue
+        total += used.user + used.system
+    return total
 
 
 def _chain(length: int = 5) -> Any:
