@@ -70,11 +70,13 @@ now, in a few seconds, from traces of tiny graphs.
 (large when other programs load the machine); imports a reader's tasks
 trigger in a fresh worker process; the distributed scheduler's work stealing
 and memory limits, and which of two equally occupied workers it picks for a
-task (it places ready tasks in priority order, as modelled, but the worker
-it picks changes from run to run, even for the same graph on the same
-cluster: independent tasks of unequal length then pair up differently, and
-the model's schedule is one of those -- the "uneven" graph of the benchmark's
-prediction-accuracy table); the GIL that Dask's own threads need beyond what
+task: it places ready tasks in priority order, as modelled, but the worker
+each one lands on depends on state that earlier computations left in the
+scheduler (its round-robin counter, the order in which workers last became
+idle), so the same graph on the same cluster pairs independent tasks of
+unequal length differently from run to run, and the model's schedule is one
+of those (the "uneven" graph of the benchmark's prediction-accuracy table);
+the GIL that Dask's own threads need beyond what
 :attr:`Costs.distributed_pace` measures on a distributed worker.
 """
 
