@@ -117,6 +117,15 @@ def alive(pids: set[int]) -> set[int]:
     return left
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child before it starts: SIGINT does what it does for a command typed in a shell.
+
+    A test run started in the background (``make test &``, ``nohup``) ignores
+    SIGINT, and its children would inherit that, and never see the Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class TestCtrlC:
     @pytest.mark.parametrize("whole_group", [False, True], ids=["process", "terminal"])
     @pytest.mark.parametrize(
@@ -142,6 +151,7 @@ class TestCtrlC:
             text=True,
             start_new_session=True,
             env={**os.environ, "SCHEDTUTOR_WORK_LOG": str(work_log)},
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         ) as process:
             try:
                 # wait until the compute is under way: the first task has finished
