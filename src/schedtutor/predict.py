@@ -69,14 +69,14 @@ now, in a few seconds, from traces of tiny graphs.
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine); imports a reader's tasks
 trigger in a fresh worker process; the distributed scheduler's work stealing
-and memory limits, and which of two equally occupied workers it picks for a
-task: it places ready tasks in priority order, as modelled, but the worker
-each one lands on depends on state that earlier computations left in the
-scheduler (its round-robin counter, the order in which workers last became
-idle), so the same graph on the same cluster pairs independent tasks of
-unequal length differently from run to run, and the model's schedule is one
-of those (the "uneven" graph of the benchmark's prediction-accuracy table);
-the GIL that Dask's own threads need beyond what
+and memory limits, and the order in which it places tasks that become ready
+together: it reaches them through a set of dependencies, so the order
+changes from run to run (seen in distributed 2026.8 with a scheduler plugin:
+the five first tasks of one graph, placed in three different orders in three
+runs), and independent tasks of unequal length pair up on the workers
+differently each time.  The model places them in priority order: one of the
+schedules the real scheduler may pick (the "uneven" graph of the benchmark's
+prediction-accuracy table); the GIL that Dask's own threads need beyond what
 :attr:`Costs.distributed_pace` measures on a distributed worker.
 """
 
