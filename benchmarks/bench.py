@@ -247,9 +247,11 @@ def _own_cost(n: int, times: int) -> Row:
     extra, noise = ourses[0] - plains[0], plains[len(plains) // 2] - plains[0]
     per_task = 1e6 / (n + 1)
     note = ""
-    if extra <= noise:  # a difference smaller than dask.compute's own spread is not a cost
+    if times > 1 and extra <= noise:  # smaller than dask.compute's own spread: not a cost
         note = (f"within the noise: dask.compute's own runs differ by "
                 f"{noise * per_task:.2g} µs/task")  # fmt: skip
+    elif extra <= 0:
+        note = "too small to measure: the run through schedtutor was the faster one"
     return row("overhead", f"schedtutor's own cost, sync, {n} tasks",
                max(extra, 0.0) * per_task, "µs/task", note=note)  # fmt: skip
 
