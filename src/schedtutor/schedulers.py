@@ -323,7 +323,9 @@ async def _handshake(address: str, timeout: float) -> None:
             comm = await connector.connect(location)
             break
         except OSError:
-            if time.monotonic() + 0.1 >= deadline:
+            # stop retrying a quarter second before the outer deadline, so that a
+            # refusal is reported as one even when the machine is slow to wake us
+            if time.monotonic() + 0.35 >= deadline:
                 raise
             await asyncio.sleep(0.1)
     try:
