@@ -158,7 +158,7 @@ def accuracy_rows(
             remote = {"client": opened.client} if opened.client is not None else options
             costs = calibrate(name, **remote)
             for graph, work, delay, obj in cases:
-                # Predict first: a cluster's placement depends on what it ran before.
+                # predicted, then measured: the order a reader follows
                 predicted = predict(obj, name, costs=costs, **remote)
                 default = predict(obj, name, **remote).seconds
                 repeat = 3 if name == "processes" and delay < 1 else 1

@@ -318,16 +318,17 @@ async def _handshake(address: str, timeout: float) -> None:
     scheme, location = parse_address(address)
     connector = get_backend(scheme).get_connector()
     deadline = time.monotonic() + timeout
-    while True:  # retry a refused connection until the deadline, as Dask does
+    # Retry a refused connection, as Dask does, until a margin before the outer
+    # deadline: a refusal is then reported as one even on a machine slow to wake us.
+    pause, margin = 0.1, 0.25
+    while True:
         try:
             comm = await connector.connect(location)
             break
         except OSError:
-            # stop retrying a quarter second before the outer deadline, so that a
-            # refusal is reported as one even when the machine is slow to wake us
-            if time.monotonic() + 0.35 >= deadline:
+            if time.monotonic() + pause + margin >= deadline:
                 raise
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(pause)
     try:
         await comm.write(comm.handshake_info())
         await comm.read()
