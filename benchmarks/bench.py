@@ -32,12 +32,14 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -334,22 +336,36 @@ def notebook_rows(doctrees: Path, log: str) -> Iterator[Row]:
         yield row("site", f"notebook {docname} (its sleep floor {floor:.1f} s)", seconds, "s")
 
 
+@dataclass(frozen=True)
+class Build:
+    """A finished site build: wall seconds, and CPU seconds of all its processes."""
+
+    seconds: float
+    cpu: float
+
+
 class BuildFailed(Exception):
     """A site build stopped: one of its notebooks failed, or a claim check did not hold."""
 
 
-def build_site(out: Path, *extra: str, env: dict[str, str] | None = None) -> float:
-    """Build the site into ``out`` with Sphinx; return the wall seconds it took.
+def build_site(out: Path, *extra: str, env: dict[str, str] | None = None) -> Build:
+    """Build the site into ``out`` with Sphinx; return its wall and CPU seconds.
 
-    Raise :class:`BuildFailed` with the build's last error line if it fails.
+    The CPU seconds are those of Sphinx and of every process it started and
+    waited for -- notebook kernels, worker pools, clusters -- all of it counted
+    by the kernel as this process's children's time.  Raise :class:`BuildFailed`
+    with the build's last error line if it fails.
     """
     command = [sys.executable, "-m", "sphinx", "-q", "-nW", "--keep-going", "-b", "html",
                "-d", str(out / "doctrees"), "-c", str(ROOT), *extra, str(ROOT / "docs"),
                str(out / "html")]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         command, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True
     )
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         # The last line that names an error -- the docs extension's one-line
         # "error: the notebook ... failed: ..." or Sphinx's "...Error: <page>" --
@@ -357,7 +373,8 @@ def build_site(out: Path, *extra: str, env: dict[str, str] | None = None) -> flo
         lines = [line.strip().replace(f"{ROOT}/", "") for line in done.stderr.splitlines()
                  if line.startswith("error:") or "Error:" in line]  # fmt: skip
         raise BuildFailed(lines[-1] if lines else f"sphinx exited with {done.returncode}")
-    return time.perf_counter() - started
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Build(seconds, cpu)
 
 
 def failed(figure: str, error: BuildFailed, target: str) -> Row:
@@ -371,7 +388,7 @@ def bench_site(jobs: int) -> Iterator[Row]:
     with tempfile.TemporaryDirectory(prefix="schedtutor-site-") as folder:
         log = Path(folder) / "work.log"
         try:
-            seconds = build_site(
+            serial = build_site(
                 Path(folder) / "serial", env={**base, "SCHEDTUTOR_WORK_LOG": str(log)}
             )
         except BuildFailed as error:
@@ -381,24 +398,38 @@ def bench_site(jobs: int) -> Iterator[Row]:
         floor = sleep_floor(work)
         yield row("site", "sleep floor (deliberate work, wall clock)", floor, "s")
         yield from notebook_rows(Path(folder) / "serial" / "doctrees", work)
-        yield row("site", "fresh build, serial", seconds, "s")
-        yield row("site", "fresh build, serial / sleep floor", seconds / floor, "x", "<= 1.15")
+        yield row("site", "fresh build, serial", serial.seconds, "s")
+        ratio = serial.seconds / floor
+        yield row("site", "fresh build, serial / sleep floor", ratio, "x", "<= 1.15")
+        # However the notebooks are spread over processes, the build's CPU work
+        # needs this long on this machine's CPUs: no -j can finish sooner.
+        cpus = os.cpu_count() or 1
+        yield row("site", "fresh build, CPU time of all its processes", serial.cpu, "s")
+        yield row(
+            "site",
+            f"least any parallel build can reach: its CPU time / {cpus} CPUs / sleep floor",
+            serial.cpu / cpus / floor,
+            "x",
+        )
         figure = f"fresh build, -j {jobs} / sleep floor"
         try:
-            seconds = build_site(Path(folder) / "parallel", "-j", str(jobs), env=base)
+            parallel = build_site(Path(folder) / "parallel", "-j", str(jobs), env=base)
         except BuildFailed as error:
             yield failed(figure, error, "<= 0.65")
         else:
-            yield row("site", f"fresh build, -j {jobs}", seconds, "s")
-            yield row("site", figure, seconds / floor, "x", "<= 0.65")
+            yield row("site", f"fresh build, -j {jobs}", parallel.seconds, "s")
+            yield row("site", figure, parallel.seconds / floor, "x", "<= 0.65")
         cached = {**base, "SCHEDTUTOR_EXECUTION": "cache"}
         try:
             build_site(Path(folder) / "cache", env=cached)
-            seconds = build_site(Path(folder) / "cache", env=cached)
+            # other programs only ever slow a rebuild down: the best of three
+            seconds = min(build_site(Path(folder) / "cache", env=cached).seconds for _ in range(3))
         except BuildFailed as error:
             yield failed("rebuild, nothing changed, cache mode", error, "<= 2.0")
         else:
-            yield row("site", "rebuild, nothing changed, cache mode", seconds, "s", "<= 2.0")
+            yield row(
+                "site", "rebuild, nothing changed, cache mode (best of 3)", seconds, "s", "<= 2.0"
+            )
 
 
 def machine() -> str:
