@@ -97,6 +97,31 @@ class TestWorkerKilled:
         assert time.monotonic() - started < 60
 
 
+class TestWorkerProcessCannotRun:
+    def test_a_task_that_ends_its_worker_process_fails_clearly(self, no_leaks: None) -> None:
+        """A processes worker that dies gives one RuntimeError, not a bare BrokenProcessPool."""
+        with pytest.raises(RuntimeError, match=r"worker process .* died .*BrokenProcessPool"):
+            run(delayed(die)(1), "processes")
+
+    def test_a_script_read_from_standard_input_is_refused_before_spawning(self) -> None:
+        """Spawned workers cannot re-run '<stdin>': one clear line, at once, and no children."""
+        script = (
+            "import schedtutor\n"
+            "schedtutor.run(schedtutor.slow_arithmetic(delay=0.01), 'processes')\n"
+        )
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 1, done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("RuntimeError: the processes scheduler cannot start worker"), last
+        assert "'<stdin>' is no file" in last and "scheduler='threads'" in last, last
+        assert "BrokenProcessPool" not in done.stderr, done.stderr
+        assert "multiprocessing" not in done.stderr, done.stderr  # no worker ever started
+        assert time.monotonic() - started < 60
+
+
 def descendants(pid: int) -> set[int]:
     """Return the pids of every live descendant of ``pid``."""
     try:

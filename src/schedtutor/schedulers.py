@@ -44,6 +44,11 @@ When things go wrong
   started, then the cluster is closed and ``KeyboardInterrupt`` raised.
 * **A local cluster that cannot start** raises one ``RuntimeError`` naming
   the root cause Dask wrapped and what to try.
+* **Worker processes that cannot start or die** under ``processes`` raise one
+  ``RuntimeError`` instead of a bare ``BrokenProcessPool``.  A spawned worker
+  re-runs the main script by its path, so a script read from standard input
+  (``python - < script.py``, path ``<stdin>``) can never start one: that is
+  refused before any process is spawned.
 * **Everything listens on 127.0.0.1**, on free ports, web servers included.
 """
 
@@ -51,12 +56,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -397,10 +405,49 @@ class Scheduler:
             _wait_until_forgotten(self.client, obj.__dask_keys__())
             return result
         local = {k: v for k, v in self.options.items() if k in _POOL_OPTIONS}
-        if self.name == "processes":
-            local.update(_pool_initializer())
-        (result,) = dask_compute(obj, scheduler=self.name, **local, **compute_options)
+        if self.name != "processes":
+            (result,) = dask_compute(obj, scheduler=self.name, **local, **compute_options)
+            return result
+        _check_spawnable_main()
+        try:
+            (result,) = dask_compute(
+                obj, scheduler=self.name, **local, **_pool_initializer(), **compute_options
+            )
+        except BrokenProcessPool:
+            raise RuntimeError(
+                "a worker process of the processes scheduler died before it returned its "
+                "tasks' results (BrokenProcessPool): a task may have ended its process "
+                "(os._exit, a crash in C code, running out of memory)"
+            ) from None
         return result
+
+
+def _check_spawnable_main() -> None:
+    """Refuse to start a processes pool whose workers cannot start.
+
+    A worker spawned by multiprocessing re-runs the parent's main module: by
+    its name when it was run with ``python -m``, else by its path.  A script
+    read from standard input has a path that is no file (``<stdin>``), so every
+    worker would die at start and Dask would raise a bare ``BrokenProcessPool``.
+    """
+    import multiprocessing.process
+
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return
+    path = getattr(main, "__file__", None)
+    if path is None:  # an interactive session or python -c: nothing to re-run
+        return
+    original_dir = getattr(multiprocessing.process, "ORIGINAL_DIR", None)  # not in typeshed
+    if not os.path.isabs(path) and original_dir is not None:
+        path = os.path.join(original_dir, path)
+    if not os.path.isfile(path):
+        raise RuntimeError(
+            f"the processes scheduler cannot start worker processes here: each one "
+            f"re-runs the main script by its path, and {os.path.basename(path)!r} is no "
+            "file (a script read from standard input?); save the script to a file and "
+            "run that, or use scheduler='threads'"
+        )
 
 
 def _pool_initializer() -> dict[str, Any]:
