@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import dask
 import pytest
 from dask.base import named_schedulers
@@ -98,3 +101,26 @@ class TestLocalCluster:
             with open_scheduler("distributed", client=client) as opened:
                 assert opened.compute(slow_arithmetic(delay=0)) == -2.2857142857142856
             assert client.status == "running"
+
+    def test_starts_after_a_config_block_that_first_imported_distributed(self) -> None:
+        """A ``dask.config.set`` block that first imported distributed drops its defaults.
+
+        Leaving the block restores Dask's config without a ``distributed``
+        section (Dask's behaviour); the next cluster must start all the same,
+        not fail with ``KeyError: 'distributed'``.  A fresh interpreter, so
+        that distributed is not imported yet.
+        """
+        script = (
+            "import dask, schedtutor\n"
+            "with dask.config.set({'distributed.comm.timeouts.connect': '5s'}):\n"
+            "    with schedtutor.local_cluster(n_workers=1, processes=False):\n"
+            "        pass\n"
+            "assert 'distributed' not in dask.config.config  # the premise\n"
+            "print(schedtutor.run(schedtutor.slow_arithmetic(delay=0), 'distributed',"
+            " n_workers=1, processes=False).result)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "-2.2857142857142856", done.stdout

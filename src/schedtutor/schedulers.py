@@ -55,6 +55,7 @@ When things go wrong
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import os
 import re
@@ -209,6 +210,26 @@ def _check_address(address: object) -> None:
         )
 
 
+def _restore_distributed_defaults() -> None:
+    """Put distributed's default settings back if a ``dask.config.set`` block removed them.
+
+    ``import distributed`` adds its defaults to Dask's config.  When that first
+    import happens inside ``with dask.config.set({"distributed....": ...})``, the
+    block's exit restores the config as it found it -- without a ``distributed``
+    section -- and every cluster or client after it fails with
+    ``KeyError: 'distributed'``.  Dask keeps the defaults apart, so they are
+    copied back from there.
+    """
+    import distributed  # noqa: F401  (its first import registers the defaults)
+
+    if "distributed" in dask.config.config:
+        return
+    for defaults in dask.config.defaults:
+        if "distributed" in defaults:
+            section = {"distributed": copy.deepcopy(defaults["distributed"])}
+            dask.config.update(dask.config.config, section, priority="old")
+
+
 def _check_client(client: object) -> None:
     from distributed import Client
 
@@ -246,6 +267,7 @@ def local_cluster(
         "dashboard": dashboard,
     }
     check_options("distributed", options)
+    _restore_distributed_defaults()
     from distributed import Client, LocalCluster
 
     preload = list(dask.config.get("distributed.worker.preload"))
@@ -495,6 +517,7 @@ def open_scheduler(scheduler: str, **options: Any) -> Iterator[Scheduler]:
     if canonical != "distributed":
         yield Scheduler(canonical, dict(options))
         return
+    _restore_distributed_defaults()
     with ExitStack() as stack:
         started = time.perf_counter()
         if "client" in options:
