@@ -52,7 +52,14 @@ least occupied worker holding its dependencies, a task without any round
 robin to an empty worker, a *root-ish* task (of a large group) waits in the
 scheduler's queue for a free worker -- and each worker runs what it holds in
 priority order; a task starts :attr:`Costs.distributed_hop` after its last
-dependency ended; ``processes=False`` puts every worker in one process.
+dependency ended; ``processes=False`` puts every worker in one process.  The
+tasks without dependencies are placed in the order the scheduler reaches
+them from the graph's output, through each task's set of dependencies
+(:func:`schedtutor._distributed_model.submission_order`); a running
+cluster's state changes the placement too, so with ``client``/``address``
+the model reads it first: how many tasks the scheduler has placed (where its
+round robin starts) and what it learned of each task prefix's duration
+(what it calls a worker's occupancy).
 
 **What runs side by side.**  Each process has one sleeplock lock (threads of
 one process take turns) and one GIL (its Python work shares one CPU); NumPy
@@ -68,15 +75,14 @@ now, in a few seconds, from traces of tiny graphs.
 
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine); imports a reader's tasks
-trigger in a fresh worker process; the distributed scheduler's work stealing
-and memory limits, and the order in which it places tasks that become ready
-together: it reaches them through a set of dependencies, so the order
-changes from run to run (seen in distributed 2026.8 with a scheduler plugin:
-the five first tasks of one graph, placed in three different orders in three
-runs), and independent tasks of unequal length pair up on the workers
-differently each time.  The model places them in priority order: one of the
-schedules the real scheduler may pick (the "uneven" graph of the benchmark's
-prediction-accuracy table); the GIL that Dask's own threads need beyond what
+trigger in a fresh worker process; the distributed scheduler's memory limits
+and its work stealing, which every 100 ms may move a task waiting on a busy
+worker to an idle one -- when independent tasks of unequal length end up
+badly paired (the "uneven" graph of the benchmark's prediction-accuracy
+table), a run where stealing acts in time can finish sooner than predicted;
+the order of the tasks without dependencies when the scheduler runs in
+another process (a set's order follows the keys' hashes, seeded per
+process); the GIL that Dask's own threads need beyond what
 :attr:`Costs.distributed_pace` measures on a distributed worker.
 """
 
@@ -201,13 +207,13 @@ def predict(
     dsk = _model.graph(obj, canonical, options.get("optimize_graph", True))
     jobs = _model.jobs(dsk, table, kind)
     if canonical == "distributed":
-        workers, processes, names = _cluster_layout(options)
+        workers, processes, names, history = _cluster_layout(options)
         machine = _simulate.Machine(
             processes, int(CPU_COUNT), costs.background, costs.distributed_pace
         )
         start, hop = costs.distributed_start, costs.distributed_hop
         end = _distributed_model.run_distributed(
-            jobs, machine, workers, start, hop, costs.distributed_task
+            jobs, machine, workers, start, hop, costs.distributed_task, history=history
         )
         seconds = end + costs.distributed_stop
     else:
@@ -281,12 +287,15 @@ def _setting(options: Mapping[str, Any], name: str, default: int) -> int:
 
 def _cluster_layout(
     options: Mapping[str, Any],
-) -> tuple[list[list[int]], list[int], list[tuple[str, str]]]:
-    """Return each worker's slots, each slot's process number and (worker, thread) names."""
+) -> tuple[list[list[int]], list[int], list[tuple[str, str]], _distributed_model.History]:
+    """Return each worker's slots, each slot's process number, (worker, thread) names,
+    and what the scheduler knows already (nothing, for a cluster yet to start)."""
+    history = _distributed_model.History(unknown=_unknown_task_duration())
     if "client" in options or "address" in options:
         with open_scheduler("distributed", **options) as opened:
             info = opened.client.scheduler_info(n_workers=-1)["workers"]
             pids = opened.client.run(os.getpid)
+            history = _scheduler_history(opened.client, history)
         addresses = sorted(info)
         counts = [int(info[a]["nthreads"]) for a in addresses]
         where = [(str(info[a]["host"]), int(pids[a])) for a in addresses]
@@ -303,7 +312,38 @@ def _cluster_layout(
         for thread in range(count):
             processes.append(number[place])
             names.append((f"worker {worker + 1}", f"thread {thread + 1}"))
-    return workers, processes, names
+    return workers, processes, names, history
+
+
+def _unknown_task_duration() -> float:
+    """The distributed scheduler's estimate for a task of a prefix it has not seen run."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    from schedtutor.schedulers import _restore_distributed_defaults
+
+    _restore_distributed_defaults()
+    return float(parse_timedelta(dask.config.get("distributed.scheduler.unknown-task-duration")))
+
+
+def _scheduler_history(
+    client: Any, fresh: _distributed_model.History
+) -> _distributed_model.History:
+    """Read what a running scheduler knows; ``fresh`` where it cannot be read."""
+
+    def read(dask_scheduler: Any) -> tuple[int, dict[str, float], float]:
+        known = {
+            name: prefix.duration_average
+            for name, prefix in dask_scheduler.task_prefixes.items()
+            if prefix.duration_average >= 0
+        }
+        return dask_scheduler.n_tasks, known, dask_scheduler.UNKNOWN_TASK_DURATION
+
+    try:
+        placed, known, unknown = client.run_on_scheduler(read)
+    except Exception:  # a scheduler that does not run our code: as if new
+        return fresh
+    return _distributed_model.History(int(placed), dict(known), float(unknown))
 
 
 def critical_path(obj: Any, durations: Trace | Mapping[Any, float] | None = None) -> float:
