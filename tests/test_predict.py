@@ -35,6 +35,7 @@ import pytest
 from dask.delayed import Delayed, delayed
 
 from schedtutor import _work, predict, slow_arithmetic, trace
+from schedtutor.ops import add
 from schedtutor.predict import DEFAULT_COSTS, Costs, Prediction, calibrate, critical_path
 from schedtutor.schedulers import local_cluster
 from tests.conftest import DELAY, RealCluster
@@ -157,6 +158,54 @@ class TestAgainstTraces:
         assert {s.process for s in predicted.spans} == {"worker 1"}
         assert _close(traced.seconds, predicted.seconds), (traced.seconds, predicted.seconds)
         assert not _side_by_side(predicted)
+
+    def test_tasks_without_dependencies_reach_the_scheduler_in_the_modelled_order(
+        self, no_leaks: None
+    ) -> None:
+        """The order the real scheduler places a graph's first tasks is the model's.
+
+        Recorded with a scheduler plugin on graphs of five independent tasks
+        under three combining ones, whose order follows their keys' hashes.
+        """
+        from distributed.diagnostics.plugin import SchedulerPlugin
+
+        from schedtutor import _distributed_model, _model
+
+        class Placed(SchedulerPlugin):
+            def __init__(self) -> None:
+                self.keys: list[Any] = []
+
+            def transition(self, key: Any, start: str, finish: str, *args: Any, **kw: Any) -> None:
+                if finish == "processing":
+                    self.keys.append(key)
+
+        with local_cluster(n_workers=2, processes=False) as client:
+            for _ in range(8):
+                leaves = [add(i, 1, delay=0, work="sleep") for i in range(5)]
+                pairs = [add(*leaves[i : i + 2], delay=0, work="sleep") for i in (0, 2)]
+                graph = add(add(*pairs, delay=0, work="sleep"), leaves[4], delay=0, work="sleep")
+                jobs = _model.jobs(_model.graph(graph, "distributed"), None, "sleep")
+                modelled = [jobs[i].key for i in _distributed_model.submission_order(jobs)]
+                placed = Placed()
+                client.cluster.scheduler.add_plugin(placed, name="placed")
+                graph.compute(scheduler=client)
+                client.cluster.scheduler.remove_plugin(name="placed")
+                assert placed.keys[:5] == modelled, (placed.keys, modelled)
+
+    def test_a_running_cluster_is_read_before_predicting(self, no_leaks: None) -> None:
+        """With a client, the model starts from what the scheduler has done and learned."""
+        from schedtutor._distributed_model import History
+        from schedtutor.predict import _scheduler_history
+
+        unread = History(tasks_placed=-1)
+        with local_cluster(n_workers=2, processes=False) as client:
+            new = _scheduler_history(client, unread)
+            trace(slow_arithmetic(delay=0.05), "distributed", client=client)
+            after = _scheduler_history(client, unread)
+        assert (new.tasks_placed, dict(new.durations)) == (0, {}), new
+        assert after.tasks_placed == 4, after
+        assert set(after.durations) == {"add", "sub", "mul", "div"}, after
+        assert all(0.04 < seconds < 0.2 for seconds in after.durations.values()), after
 
     def test_a_real_cluster_by_address(self, real_cluster: RealCluster) -> None:
         """Given an address, the model reads the cluster's two one-thread workers.
