@@ -20,6 +20,7 @@ scheduler in the order of :func:`submission_order`.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -81,15 +82,16 @@ def run_distributed(
     waiting = [len(job.dependencies) for job in jobs]
     where = [0] * len(jobs)
     processing = [0] * len(workers)
-    on_worker: list[dict[int, float]] = [{} for _ in workers]  # task -> when it started
+    prefix_count: list[Counter[str]] = [Counter() for _ in workers]  # tasks sent, by prefix
+    started: dict[int, float] = {}
     limit = [max(-(-saturation * len(slots) // 1), 1) for slots in workers]
     queued: list[tuple[int, int]] = []
     sent_to: list[list[tuple[int, int]]] = [[] for _ in workers]
     free = [list(slots) for slots in workers]
     sent, last, count = [0.0], [0.0], [history.tasks_placed]
 
-    def occupancy(w: int) -> float:
-        return sum(learned.get(prefix[i], history.unknown) for i in on_worker[w])
+    def occupancy(w: int) -> float:  # Scheduler._calc_occupancy
+        return sum(learned.get(p, history.unknown) * n for p, n in prefix_count[w].items())
 
     def arrive(indices: list[int]) -> None:
         submit(sorted(indices, key=lambda i: jobs[i].priority))
@@ -124,7 +126,7 @@ def run_distributed(
 
     def send(i: int, w: int) -> None:
         processing[w] += 1
-        on_worker[w][i] = 0.0
+        prefix_count[w][prefix[i]] += 1
         count[0] += 1
         sent[0] = max(machine.now, sent[0]) + task_cost
         machine.at(sent[0], land, (w, i))
@@ -139,7 +141,7 @@ def run_distributed(
             _, i = heapq.heappop(sent_to[w])
             slot = min(free[w])
             free[w].remove(slot)
-            on_worker[w][i] = machine.now
+            started[i] = machine.now
             machine.start(slot, jobs[i].segments, partial(done, i=i))
 
     def done(slot: int, *, i: int) -> None:
@@ -147,7 +149,8 @@ def run_distributed(
         last[0] = machine.now
         where[i] = w
         processing[w] -= 1
-        took = machine.now - on_worker[w].pop(i)  # TaskPrefix.add_duration
+        prefix_count[w][prefix[i]] -= 1
+        took = machine.now - started.pop(i)  # TaskPrefix.add_duration
         old = learned.get(prefix[i])
         learned[prefix[i]] = took if old is None else 0.5 * took + 0.5 * old
         free[w].append(slot)
