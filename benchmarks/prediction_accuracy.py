@@ -9,8 +9,10 @@ minutes; ``--quick`` for the 0.2 s runs only).  It prints three things:
    ``|measured / predicted - 1|``: for the old notebook's graph at 0.2 s and
    1 s with every kind of work, and for other shapes (wide, deep, diamond,
    uneven durations) at 0.2 s.  The target is 5 %.  The machine's costs
-   are calibrated (:func:`schedtutor.predict.calibrate`) once per
-   configuration; the error with the built-in constants is shown too.
+   are calibrated (:func:`schedtutor.predict.calibrate`) just before each
+   case -- a spawn pool's start-up drifts by a tenth of a second within a
+   minute on these machines, 7 % of a run at 0.2 s -- and the error with the
+   built-in constants is shown too.
    "measured" is the wall time of a :func:`schedtutor.trace` (whose own cost
    on these small graphs is under a millisecond), the median of three runs
    for processes at 0.2 s, whose start-up varies most.  "first to last task"
@@ -156,8 +158,8 @@ def accuracy_rows(
             progress(config)
         with open_scheduler(name, **options) as opened:
             remote = {"client": opened.client} if opened.client is not None else options
-            costs = calibrate(name, **remote)
             for graph, work, delay, obj in cases:
+                costs = calibrate(name, **remote)  # the machine as it is now
                 # predicted, then measured: the order a reader follows
                 predicted = predict(obj, name, costs=costs, **remote)
                 default = predict(obj, name, **remote).seconds
