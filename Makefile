@@ -49,7 +49,7 @@ test: $(STAMP) dot chromium
 	$(PY) -m pytest
 
 # Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json
-# (and the prediction-accuracy table in benchmarks/prediction-accuracy.md).  About 20 minutes.
+# (and the prediction-accuracy table in benchmarks/prediction-accuracy.md).  About 25 minutes.
 bench: $(STAMP) dot
 	$(PY) benchmarks/bench.py
 
