@@ -104,12 +104,11 @@ class TestWorkerProcessCannotRun:
             run(delayed(die)(1), "processes")
 
     def test_a_script_read_from_standard_input_is_refused_before_spawning(self) -> None:
-        """Spawned workers cannot re-run '<stdin>': one clear line, at once, and no children."""
+        """Spawned workers cannot re-run '<stdin>': one clear line, before any worker starts."""
         script = (
             "import schedtutor\n"
             "schedtutor.run(schedtutor.slow_arithmetic(delay=0.01), 'processes')\n"
         )
-        started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120
         )
@@ -119,7 +118,6 @@ class TestWorkerProcessCannotRun:
         assert "'<stdin>' is no file" in last and "scheduler='threads'" in last, last
         assert "BrokenProcessPool" not in done.stderr, done.stderr
         assert "multiprocessing" not in done.stderr, done.stderr  # no worker ever started
-        assert time.monotonic() - started < 60
 
 
 def descendants(pid: int) -> set[int]:

@@ -59,7 +59,12 @@ def _extent(source: Any) -> float:
 
 
 def _cost_per_task(traced: Any, delay: float) -> float:
-    """A task's run beyond its delay plus the gap to the next task in its process (medians)."""
+    """A task's run beyond its delay plus the gap to the next task in its process (medians).
+
+    Not ``Trace.cadence``: in the old graph a process's next task may have
+    waited for another process's task, and a gap counts only where the next
+    task to start anywhere started in the same process.
+    """
     spans = sorted(traced.spans, key=lambda s: s.start)
     beyond = statistics.median(s.end - s.start - delay for s in spans)
     gaps = [b.start - a.end for a, b in itertools.pairwise(spans) if a.process == b.process]

@@ -77,6 +77,21 @@ class TestTaskSpan:
         spans = [_span("add", 0.0, 1.0), _span("sub", 0.5, 2.0, thread="2")]
         assert overlap(spans, "add", "sub") == 0.5
 
+    def test_cadence_steps_from_start_to_start_on_each_worker(self) -> None:
+        """A worker's steps from one task's start to its next; by name; none is an error."""
+        spans = (
+            _span("add", 0.0, 0.2),
+            _span("add", 0.3, 0.5),  # a step of 0.3 on thread 1
+            _span("sub", 0.6, 0.7),  # a step of 0.3, from add to sub
+            _span("add", 0.0, 0.2, thread="2"),
+            _span("add", 0.5, 0.6, thread="2"),  # a step of 0.5 on thread 2
+        )
+        traced = Trace(spans, None, 1.0, "threads")
+        assert traced.cadence() == pytest.approx(0.3)  # median of 0.3, 0.3, 0.5
+        assert traced.cadence("add") == pytest.approx(0.4)  # median of 0.3, 0.5
+        with pytest.raises(ValueError, match="no worker ran two tasks named 'sub'"):
+            traced.cadence("sub")
+
 
 class TestLocalSchedulers:
     def test_sync_runs_the_ops_one_after_another(self) -> None:

@@ -316,14 +316,18 @@ def _cluster_layout(
 
 
 def _unknown_task_duration() -> float:
-    """The distributed scheduler's estimate for a task of a prefix it has not seen run."""
+    """The distributed scheduler's estimate for a task of a prefix it has not seen run.
+
+    Read from Dask's config, with distributed's own default when distributed is
+    not imported yet (predicting a cluster does not need it).
+    """
     import dask
     from dask.utils import parse_timedelta
 
-    from schedtutor.schedulers import _restore_distributed_defaults
-
-    _restore_distributed_defaults()
-    return float(parse_timedelta(dask.config.get("distributed.scheduler.unknown-task-duration")))
+    setting = dask.config.get("distributed.scheduler.unknown-task-duration", None)
+    if setting is None:
+        return _distributed_model.History.unknown
+    return float(parse_timedelta(setting))
 
 
 def _scheduler_history(

@@ -381,6 +381,7 @@ def _probe(address: str, timeout: float) -> None:
 
 
 def _connect(address: str, timeout: float) -> Any:
+    _restore_distributed_defaults()
     from distributed import Client
 
     address = address.strip()
@@ -430,7 +431,6 @@ class Scheduler:
         if self.name != "processes":
             (result,) = dask_compute(obj, scheduler=self.name, **local, **compute_options)
             return result
-        _check_spawnable_main()
         try:
             (result,) = dask_compute(
                 obj, scheduler=self.name, **local, **_pool_initializer(), **compute_options
@@ -514,10 +514,11 @@ def open_scheduler(scheduler: str, **options: Any) -> Iterator[Scheduler]:
     -2.2857142857142856
     """
     canonical = check_options(scheduler, options)
+    if canonical == "processes":
+        _check_spawnable_main()
     if canonical != "distributed":
         yield Scheduler(canonical, dict(options))
         return
-    _restore_distributed_defaults()
     with ExitStack() as stack:
         started = time.perf_counter()
         if "client" in options:

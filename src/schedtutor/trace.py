@@ -65,7 +65,9 @@ bookkeeping, pickling or data transfer, which show as gaps between spans.
 
 from __future__ import annotations
 
+import itertools
 import shutil
+import statistics
 import tempfile
 import time
 import uuid
@@ -165,6 +167,30 @@ class Trace:
     def durations(self) -> dict[Any, float]:
         """Return each task's working seconds by key (what :func:`.predict.predict` reads)."""
         return {s.key: s.end - s.work_start for s in self.spans}
+
+    def cadence(self, name: str | None = None) -> float:
+        """Return the median seconds from a task's start to the next one's on the same worker.
+
+        For tasks that do not wait for each other, that is a task's run plus
+        the gap before the worker starts its next: beyond the task's own work,
+        the fixed cost per task of this scheduler on this machine.  (A step to
+        a task that waited for a dependency includes the wait.)  Only tasks
+        named ``name`` count, if given.
+
+        >>> spans = [TaskSpan(f"add-{i}", "add", "1", "1", 0.25 * i, 0.25 * i + 0.2)
+        ...          for i in range(4)]
+        >>> Trace(tuple(spans), None, 1.0, "sync").cadence()
+        0.25
+        """
+        spans = sorted((s for s in self.spans if name in (None, s.name)), key=_by_start)
+        steps = [
+            b.start - a.start
+            for worker in dict.fromkeys(s.worker for s in spans)
+            for a, b in itertools.pairwise(s for s in spans if s.worker == worker)
+        ]
+        if not steps:
+            raise ValueError(f"no worker ran two tasks{f' named {name!r}' if name else ''}")
+        return statistics.median(steps)
 
     def __str__(self) -> str:
         return f"{self.label}: {self.seconds:.3f} s, {len(self.spans)} tasks"
