@@ -186,3 +186,14 @@ def test_importing_picks_no_backend() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_importing_the_library_does_not_import_matplotlib() -> None:
+    """Every worker the processes scheduler spawns imports schedtutor to unpickle its ops.
+
+    Matplotlib's import (0.3 s here) would then be paid by every spawn pool and
+    counted by the lessons as Dask's start-up cost; it is imported only to draw.
+    """
+    code = "import sys, schedtutor; print(sorted(m for m in sys.modules if m.startswith('matplotlib')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

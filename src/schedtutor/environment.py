@@ -11,7 +11,6 @@ import platform
 import sysconfig
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
 
 from dask.system import CPU_COUNT
 
@@ -57,6 +56,8 @@ def environment() -> Environment:
     >>> stamp.cpu_count >= 1 and stamp.utc.endswith("Z")
     True
     """
+    from importlib.metadata import version  # 40 ms: not worth paying in every spawned worker
+
     return Environment(
         utc=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
         python=platform.python_version(),

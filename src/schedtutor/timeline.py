@@ -18,19 +18,23 @@ The functions draw on a :class:`matplotlib.figure.Figure` they create
 themselves (never through ``pyplot``), so importing this module picks no
 backend and drawing leaves no global state behind; save the figure with
 ``ax.figure.savefig(...)``, or end a notebook cell with ``ax.figure`` to show it.
+Matplotlib itself is imported only when something is drawn: ``import schedtutor``
+runs in every worker process the processes scheduler spawns (to unpickle the
+library's ops), and matplotlib's 0.3 s import there would be start-up cost
+that is the library's, not Dask's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from typing import TYPE_CHECKING, Any
 
 from schedtutor.trace import TaskSpan
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["FORMATS", "check_timeline_file", "plot_timeline", "plot_timelines", "row_labels"]
 
@@ -118,6 +122,9 @@ def plot_timeline(trace: Any, ax: Axes | None = None, title: str | None = None) 
 
 
 def _draw(trace: Any, ax: Axes | None, title: str | None, until: float | None) -> Axes:
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     spans = _spans_of(trace)
     labels = row_labels(spans)
     if ax is None:
@@ -169,6 +176,8 @@ def _groups(spans: list[TaskSpan], rows: dict[str, int]) -> dict[tuple[int, str]
 
 def _label_bars(ax: Axes, spans: list[TaskSpan], rows: dict[str, int], width: float) -> bool:
     """Write each task's name on its bar where it fits; return whether any was left out."""
+    from matplotlib.figure import Figure
+
     figure = ax.get_figure(root=True)
     assert isinstance(figure, Figure)
     inches = figure.get_size_inches()[0] * ax.get_position().width
@@ -233,6 +242,8 @@ def plot_timelines(
         raise ValueError("plot_timelines needs at least one trace")
     if filename is not None:
         check_timeline_file(filename)
+    from matplotlib.figure import Figure
+
     rows = [max(len(row_labels(_spans_of(t))), 1) for t in traces]
     figure = Figure(figsize=(8.0, 0.9 * len(traces) + 0.42 * sum(rows)), layout="constrained")
     axes = figure.subplots(len(traces), 1, sharex=True, height_ratios=[r + 1.2 for r in rows])
