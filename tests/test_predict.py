@@ -26,7 +26,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 import dask
@@ -111,11 +110,11 @@ class TestAgainstTraces:
     ) -> None:  # fmt: skip
         """From the first task to the last, processes take the predicted time, batches and all.
 
-        With chunksize 1 the second process can start work a tenth of a second
-        after the first, so those ops work two delays.  How much later it starts
-        changes from one spawn to the next with the machine's load, so the
-        model is given this run's stagger, not the calibration's from minutes
-        before: what is checked is its batches, processes and locks.  So is
+        With chunksize 1 the ops work two delays, and two processes start side
+        by side.  The model starts them together; on a loaded machine one can
+        start work a tenth of a second after the other, and by how much changes
+        from one spawn to the next, so this run's offset is added to the
+        prediction: what is checked is its batches, processes and locks.  So is
         the machine's fixed cost per task in a worker process (a task's run
         beyond its delay, and the gap to the next): a few milliseconds on a
         quiet machine; on a busy virtual machine 4-5 ms beyond the delay and
@@ -125,12 +124,11 @@ class TestAgainstTraces:
         delay = 2 * DELAY if together else DELAY
         graph = slow_arithmetic(delay=delay, work=work)
         traced = trace(graph, name, **options)
-        if together:
-            first, second = sorted(traced.spans, key=lambda s: s.start)[:2]
-            costs = replace(costs, process_stagger=second.start - first.start)
+        first, second = sorted(traced.spans, key=lambda s: s.start)[:2]
+        offset = second.start - first.start if together else 0.0
         predicted = predict(graph, name, costs=costs, **options)
         in_a_row = max(Counter(s.process for s in traced.spans).values())
-        expected = _extent(predicted) + in_a_row * _cost_per_task(traced, delay)
+        expected = _extent(predicted) + offset + in_a_row * _cost_per_task(traced, delay)
         assert _close(_extent(traced), expected), (traced, predicted)
         assert traced.spans[0].start > 0.05  # the spawn pool's start-up, before the first task
         assert _side_by_side(traced) is _side_by_side(predicted) is together

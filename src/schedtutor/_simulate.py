@@ -223,8 +223,9 @@ def run_local(
     ``spawn`` is ``None`` for a pool whose workers exist already (threads,
     sync); otherwise a worker process is spawned, as ``ProcessPoolExecutor``
     does, when a batch is submitted and no process is idle, and can take
-    work ``spawn`` seconds later, plus ``stagger`` for each process still
-    starting beside it (they compete for the CPUs while they import).
+    work ``spawn`` seconds later, plus ``stagger`` for each other process
+    starting beside it: processes spawned together compete for the CPUs while
+    they import, and all of them start later, not only the last.
     """
     waiting = [len(job.dependencies) for job in jobs]
     roots = [i for i, n in enumerate(waiting) if n == 0]
@@ -249,15 +250,19 @@ def run_local(
 
     def submit(batches: list[list[int]]) -> None:
         nonlocal spawned, idle
+        if spawn is not None:
+            # the processes this submission spawns start together, each slowed by the others
+            new = min(max(len(batches) - idle, 0), num_workers - spawned)
+            starting = sum(t > machine.now for t in ready_at) + new
+            at = machine.now + spawn + stagger * (starting - 1)
         for batch in batches:
             pool.append(batch)
             if spawn is not None:
                 if idle > 0:
                     idle -= 1
                 elif spawned < num_workers:
-                    starting = sum(t > machine.now for t in ready_at)
-                    ready_at.append(machine.now + spawn + stagger * starting)
-                    machine.at(ready_at[-1], slot_free, spawned)
+                    ready_at.append(at)
+                    machine.at(at, slot_free, spawned)
                     spawned += 1
         dispatch()
 

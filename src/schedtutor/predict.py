@@ -41,7 +41,8 @@ per task handed out and per task handled.  The processes scheduler first
 task-spec graphs alone), and starts a fresh spawn pool every compute: a worker
 process is spawned when a batch finds none idle and takes work
 :attr:`Costs.process_start` seconds later (:attr:`~Costs.process_stagger` more
-for each process starting beside it); a finished batch reaches the main loop
+for each other process starting beside it: processes spawned together slow
+each other down); a finished batch reaches the main loop
 :attr:`~Costs.process_hop` later; shutting the pool down costs
 :attr:`~Costs.process_stop`.
 
@@ -128,9 +129,9 @@ class Costs:
     process_start: float = 0.15
     """From a batch's submission to a freshly spawned worker process until it starts it."""
     process_stagger: float = 0.03
-    """How much later a second worker process, spawned beside the first, can start work."""
+    """How much later each worker process starts work for each other one spawned beside it."""
     process_hop: float = 0.004
-    """From a batch's end in its process until the main loop handles its results."""
+    """From a batch's end in its process until its dependents can be handed out."""
     process_stop: float = 0.05
     """Shutting the process pool down after the last result."""
     distributed_start: float = 0.015
@@ -370,9 +371,10 @@ def calibrate(
     Always: how many CPUs other programs keep busy (:attr:`Costs.background`,
     from the machine's CPU time over a quarter of a second, less our own).
     For processes: a fresh worker process's start-up (from traces of a
-    one-task graph), how much later a second one starts when two are spawned
-    together (two 0.3 s tasks with ``chunksize=1``) and the pool's shutdown:
-    about 1.5 s per repeat.  For distributed: the start, hop and stop latencies, from
+    one-task graph), how much later each of two starts when they are spawned
+    together (two 0.3 s tasks with ``chunksize=1``), how long a finished task's
+    result takes to reach a dependent (a third task waiting for both), and the
+    pool's shutdown: about 1 s per repeat.  For distributed: the start, hop and stop latencies, from
     traces of a short chain on the cluster ``options`` describe, and how fast CPU
     work runs there: alone (one 0.3 s task of Python work) and with every worker
     thread busy (NumPy work, up to one task per CPU), which sets the background to
@@ -389,15 +391,22 @@ def calibrate(
     costs = replace(_costs(costs), background=_background())
     if canonical == "processes":
         one = delayed(_work.do_work)(0.0, "sleep")  # one process spawned on its own
+        # two processes spawned together, then a task that waits for both
         two = delayed(list)([delayed(_work.do_work)(0.3, "sleep") for _ in range(2)])
         singles = [trace(one, "processes", **options) for _ in range(repeat)]
         pairs = [trace(two, "processes", **{**options, "chunksize": 1}) for _ in range(repeat)]
-        starts = [sorted((s for s in t.spans if s.name == "do_work"), key=_start) for t in pairs]
-        staggers = [b.start - a.start for a, b in starts if a.process != b.process]
+        single_start = statistics.median(t.spans[0].start for t in singles)
+        works = [[s for s in t.spans if s.name == "do_work"] for t in pairs]
+        together = [statistics.mean(s.start for s in w) for w in works if len(w) == 2]
+        hops = [
+            min(s.start for s in t.spans if s.name == "list") - max(s.end for s in w)
+            for t, w in zip(pairs, works, strict=True)
+        ]
         return replace(
             costs,
-            process_start=statistics.median(t.spans[0].start for t in singles),
-            process_stagger=statistics.median(staggers) if staggers else costs.process_stagger,
+            process_start=single_start,
+            process_stagger=max(statistics.median(together) - single_start, 0.0),
+            process_hop=max(statistics.median(hops), 0.0),
             process_stop=statistics.median(t.seconds - t.spans[-1].end for t in singles + pairs),
         )
     if canonical == "distributed":
