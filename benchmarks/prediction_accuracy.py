@@ -14,8 +14,11 @@ minutes; ``--quick`` for the 0.2 s runs only).  It prints three things:
    minute on these machines, 7 % of a run at 0.2 s -- and the error with the
    built-in constants is shown too.
    "measured" is the wall time of a :func:`schedtutor.trace` (whose own cost
-   on these small graphs is under a millisecond), the median of three runs
-   for processes at 0.2 s, whose start-up varies most.  "first to last task"
+   on these small graphs is under a millisecond); at 0.2 s under processes
+   and distributed it is the median of three runs, and the table shows all
+   three: a spawn pool's start-up varies most from run to run, and the
+   distributed scheduler's work stealing moves a task in some runs and not
+   in others (the model does not steal).  "first to last task"
    compares the time from the first task's start to the last task's end,
    measured and predicted: the scheduling model without the spawn pool's
    start-up and shutdown, which vary from run to run on a loaded machine.
@@ -69,6 +72,8 @@ class Row:
     critical_path: float
     measured_extent: float
     predicted_extent: float
+    runs: tuple[float, ...] = ()
+    """Every run's wall time, where "measured" is their median."""
 
     @property
     def error(self) -> float:
@@ -163,12 +168,13 @@ def accuracy_rows(
                 # predicted, then measured: the order a reader follows
                 predicted = predict(obj, name, costs=costs, **remote)
                 default = predict(obj, name, **remote).seconds
-                repeat = 3 if name == "processes" and delay < 1 else 1
-                traces = sorted((trace(obj, name, **remote) for _ in range(repeat)), key=_wall)
-                measured = traces[len(traces) // 2]
+                repeat = 3 if name in ("processes", "distributed") and delay < 1 else 1
+                traces = [trace(obj, name, **remote) for _ in range(repeat)]
+                measured = sorted(traces, key=_wall)[len(traces) // 2]
                 rows.append(
                     Row(graph, work, delay, config, measured.seconds, predicted.seconds, default,
-                        predicted.critical_path, _extent(measured), _extent(predicted))
+                        predicted.critical_path, _extent(measured), _extent(predicted),
+                        tuple(_wall(t) for t in traces))
                 )  # fmt: skip
     return rows
 
@@ -218,15 +224,15 @@ def table(rows: Sequence[Row]) -> str:
     """Return the rows as a Markdown table."""
     lines = [
         "| graph | work | delay s | configuration | measured s | predicted s | error | "
-        "error, first to last task | built-in constants: predicted s | error |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "error, first to last task | built-in constants: predicted s | error | every run s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.graph} | {r.work} | {r.delay:g} | {r.config} | {r.measured:.3f} | "
             f"{r.predicted:.3f} | {r.error:.1%} | {r.error_extent:.1%} | "
             f"{r.predicted_default:.3f} | "
-            f"{r.error_default:.1%} |"
+            f"{r.error_default:.1%} | {' '.join(f'{x:.3f}' for x in r.runs)} |"
         )
     return "\n".join(lines)
 
