@@ -10,7 +10,8 @@ compare well.  Sections:
 ``overhead``   per-task overhead of each scheduler at 1k, 10k and 100k tasks, for raw
                dict graphs and ``delayed`` graphs with and without graph optimisation;
                and schedtutor's own cost per task, which must stay flat as graphs grow.
-``predict``    the time :func:`schedtutor.predict` takes, by graph size.
+``predict``    the time :func:`schedtutor.predict` takes, by graph size (best of
+               three at the 10k size, whose target is under a second).
 ``accuracy``   :func:`schedtutor.predict` against measured wall time, per scheduler
                configuration, over the cases of ``prediction_accuracy.py`` (the old
                notebook's graph at 0.2 s and 1 s with every kind of work, and other
@@ -272,8 +273,12 @@ def bench_predict(sizes: tuple[int, ...]) -> Iterator[Row]:
     for n in sizes:
         graph = op_tree(n)
         count = len(dict(graph.__dask_graph__()))
-        seconds = _seconds(partial(schedtutor.predict, graph, "threads"))
         target = "<= 1.0" if 5_000 <= count <= 20_000 else ""
+        # best of three where there is a target: other programs only slow a run down
+        # (one run on 10k tasks read 0.63 s between runs of 0.25-0.34 s)
+        repeat = 3 if target else 1
+        answer = partial(schedtutor.predict, graph, "threads")
+        seconds = min(_seconds(answer) for _ in range(repeat))
         yield row("predict", f"predict, threads, {count} tasks", seconds, "s", target)
 
 
