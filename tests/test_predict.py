@@ -412,11 +412,17 @@ class TestModel:
         assert len(predicted.spans) == 10_001
         assert predicted.seconds > 10_000 * 0.001 / 2
 
-    def test_default_costs_are_positive(self, costs: Costs) -> None:
-        """Built-in and calibrated costs are positive (the background load may be nil)."""
-        for source in (DEFAULT_COSTS, costs):
-            assert all(value > 0 for name, value in vars(source).items() if name != "background")
-            assert source.background >= 0
+    def test_costs_are_positive(self, costs: Costs) -> None:
+        """Built-in costs are positive; calibrated ones are never negative.
+
+        Measured, the background load can be nil, and so can how much later two
+        processes start than one (a quiet machine starts two as fast as one) and
+        the hop to a dependent task (under a millisecond, lost in the noise).
+        """
+        defaults = vars(DEFAULT_COSTS)
+        assert all(value > 0 for name, value in defaults.items() if name != "background")
+        assert all(value >= 0 for value in vars(costs).values()), costs
+        assert costs.process_start > 0 and costs.process_stop > 0, costs
 
 
 class TestCalibrate:
