@@ -107,8 +107,9 @@ class TestLocalCluster:
 
         Leaving the block restores Dask's config without a ``distributed``
         section (Dask's behaviour); the next cluster must start all the same,
-        not fail with ``KeyError: 'distributed'``.  A fresh interpreter, so
-        that distributed is not imported yet.
+        not fail with ``KeyError: 'distributed'``, and so must one inside a
+        second block, whose section holds only the setting it sets.  A fresh
+        interpreter, so that distributed is not imported yet.
         """
         script = (
             "import dask, schedtutor\n"
@@ -116,6 +117,12 @@ class TestLocalCluster:
             "    with schedtutor.local_cluster(n_workers=1, processes=False):\n"
             "        pass\n"
             "assert 'distributed' not in dask.config.config  # the premise\n"
+            "with dask.config.set({'distributed.scheduler.work-stealing': False}):\n"
+            "    assert list(dask.config.config['distributed']) == ['scheduler']  # the premise\n"
+            "    with schedtutor.local_cluster(n_workers=1, processes=False) as client:\n"
+            "        stealing = client.run_on_scheduler(\n"
+            "            lambda dask_scheduler: 'stealing' in dask_scheduler.extensions)\n"
+            "    assert stealing is False, 'the block said no work stealing'\n"
             "print(schedtutor.run(schedtutor.slow_arithmetic(delay=0), 'distributed',"
             " n_workers=1, processes=False).result)\n"
         )

@@ -211,19 +211,19 @@ def _check_address(address: object) -> None:
 
 
 def _restore_distributed_defaults() -> None:
-    """Put distributed's default settings back if a ``dask.config.set`` block removed them.
+    """Put back distributed's default settings that a ``dask.config.set`` block removed.
 
     ``import distributed`` adds its defaults to Dask's config.  When that first
     import happens inside ``with dask.config.set({"distributed....": ...})``, the
     block's exit restores the config as it found it -- without a ``distributed``
     section -- and every cluster or client after it fails with
-    ``KeyError: 'distributed'``.  Dask keeps the defaults apart, so they are
-    copied back from there.
+    ``KeyError: 'distributed'``; a second such block then creates a section
+    holding only its own setting, and clusters fail with ``KeyError: 'worker'``
+    or the like.  Dask keeps the defaults apart, so every one missing is copied
+    back from there; settings that are present are left as they are.
     """
     import distributed  # noqa: F401  (its first import registers the defaults)
 
-    if "distributed" in dask.config.config:
-        return
     for defaults in dask.config.defaults:
         if "distributed" in defaults:
             section = {"distributed": copy.deepcopy(defaults["distributed"])}
