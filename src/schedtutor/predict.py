@@ -374,11 +374,12 @@ def calibrate(
     one-task graph), how much later each of two starts when they are spawned
     together (two 0.3 s tasks with ``chunksize=1``), how long a finished task's
     result takes to reach a dependent (a third task waiting for both), and the
-    pool's shutdown: about 1 s per repeat.  For distributed: the start, hop and stop latencies, from
-    traces of a short chain on the cluster ``options`` describe, and how fast CPU
-    work runs there: alone (one 0.3 s task of Python work) and with every worker
-    thread busy (NumPy work, up to one task per CPU), which sets the background to
-    what the cluster's own processes take from its workers.
+    pool's shutdown: about a second per repeat.  For distributed: the start,
+    hop and stop latencies, from traces of a short chain on the cluster
+    ``options`` describe, and how fast CPU work runs there: alone (one 0.3 s
+    task of Python work) and with every worker thread busy (NumPy work, up to
+    one task per CPU), which sets the background to what the cluster's own
+    processes take from its workers.
 
     >>> calibrate("threads").background >= 0
     True
@@ -446,10 +447,6 @@ def _distributed_cpu(client: Any, background: float, seconds: float = 0.3) -> tu
     share = min(1.0, seconds / (pace * statistics.mean(s.seconds for s in spans)))
     crowded = int(CPU_COUNT) / share - busy if busy == int(CPU_COUNT) and share < 1 else 0.0
     return pace, max(background, crowded)
-
-
-def _start(span: TaskSpan) -> float:
-    return span.start
 
 
 def _background(seconds: float = 0.25) -> float:

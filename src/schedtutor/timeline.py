@@ -20,8 +20,8 @@ backend and drawing leaves no global state behind; save the figure with
 ``ax.figure.savefig(...)``, or end a notebook cell with ``ax.figure`` to show it.
 Matplotlib itself is imported only when something is drawn: ``import schedtutor``
 runs in every worker process the processes scheduler spawns (to unpickle the
-library's ops), and matplotlib's 0.3 s import there would be start-up cost
-that is the library's, not Dask's.
+library's ops), and matplotlib's import there would be start-up cost that is
+the library's, not Dask's.
 """
 
 from __future__ import annotations
