@@ -10,9 +10,8 @@ minutes; ``--quick`` for the 0.2 s runs only).  It prints three things:
    1 s with every kind of work, and for other shapes (wide, deep, diamond,
    uneven durations) at 0.2 s.  The target is 5 %.  The machine's costs
    are calibrated (:func:`schedtutor.predict.calibrate`) just before each
-   case -- a spawn pool's start-up drifts by a tenth of a second within a
-   minute on these machines, 7 % of a run at 0.2 s -- and the error with the
-   built-in constants is shown too.
+   case -- a spawn pool's start-up drifts from one minute to the next on
+   these machines -- and the error with the built-in constants is shown too.
    "measured" is the wall time of a :func:`schedtutor.trace` (whose own cost
    on these small graphs is under a millisecond); at 0.2 s under processes
    and distributed it is the median of three runs, and the table shows all

@@ -412,7 +412,7 @@ class TestModel:
         assert len(predicted.spans) == 10_001
         assert predicted.seconds > 10_000 * 0.001 / 2
 
-    def test_costs_are_positive(self, costs: Costs) -> None:
+    def test_built_in_costs_are_positive_measured_ones_never_negative(self, costs: Costs) -> None:
         """Built-in costs are positive; calibrated ones are never negative.
 
         Measured, the background load can be nil, and so can how much later two
@@ -426,6 +426,16 @@ class TestModel:
 
 
 class TestCalibrate:
+    def test_one_worker_process_has_no_stagger_to_measure(self) -> None:
+        """With one worker process the pair's tasks run one after the other, not side by side.
+
+        The second task's start is then a whole task later, which is no
+        start-up at all: the stagger stays as given, the rest is measured.
+        """
+        measured = calibrate("processes", repeat=1, num_workers=1)
+        assert measured.process_stagger == DEFAULT_COSTS.process_stagger
+        assert measured.process_start > 0 and measured.process_hop < 0.1, measured
+
     def test_background_is_what_other_programs_keep_busy(self) -> None:
         """A busy loop in another program adds about one CPU to the background.
 

@@ -398,15 +398,22 @@ def calibrate(
         pairs = [trace(two, "processes", **{**options, "chunksize": 1}) for _ in range(repeat)]
         single_start = statistics.median(t.spans[0].start for t in singles)
         works = [[s for s in t.spans if s.name == "do_work"] for t in pairs]
-        together = [statistics.mean(s.start for s in w) for w in works if len(w) == 2]
+        # only where the two ran in two processes (not with num_workers=1)
+        together = [
+            statistics.mean(s.start for s in w) for w in works if w[0].process != w[1].process
+        ]
         hops = [
-            min(s.start for s in t.spans if s.name == "list") - max(s.end for s in w)
+            next(s for s in t.spans if s.name == "list").start - max(s.end for s in w)
             for t, w in zip(pairs, works, strict=True)
         ]
         return replace(
             costs,
             process_start=single_start,
-            process_stagger=max(statistics.median(together) - single_start, 0.0),
+            process_stagger=(
+                max(statistics.median(together) - single_start, 0.0)
+                if together
+                else costs.process_stagger
+            ),
             process_hop=max(statistics.median(hops), 0.0),
             process_stop=statistics.median(t.seconds - t.spans[-1].end for t in singles + pairs),
         )
