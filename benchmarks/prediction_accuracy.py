@@ -13,11 +13,13 @@ minutes; ``--quick`` for the 0.2 s runs only).  It prints three things:
    case -- a spawn pool's start-up drifts from one minute to the next on
    these machines -- and the error with the built-in constants is shown too.
    "measured" is the wall time of a :func:`schedtutor.trace` (whose own cost
-   on these small graphs is under a millisecond); at 0.2 s under processes
-   and distributed it is the median of three runs, and the table shows all
-   three: a spawn pool's start-up varies most from run to run, and the
-   distributed scheduler's work stealing moves a task in some runs and not
-   in others (the model does not steal).  "first to last task"
+   on these small graphs is under a millisecond); at 0.2 s it is the
+   median of three runs under processes (a spawn pool's start-up
+   varies most from run to run) and of five under distributed, and the
+   table shows every run.  Under distributed, work stealing moves a task in
+   some runs and not in others, as its clock and the order it tries tasks
+   fall: where it may act, the model's prediction is the median of the wall
+   times it finds possible, and "possible s" shows their range.  "first to last task"
    compares the time from the first task's start to the last task's end,
    measured and predicted: the scheduling model without the spawn pool's
    start-up and shutdown, which vary from run to run on a loaded machine.
@@ -57,6 +59,10 @@ CONFIGS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+REPEAT = {"processes": 3, "distributed": 5}
+"""Runs per case at 0.2 s, of which the median is compared (one at 1 s)."""
+
+
 @dataclass(frozen=True)
 class Row:
     """One measured configuration next to its prediction."""
@@ -73,6 +79,8 @@ class Row:
     predicted_extent: float
     runs: tuple[float, ...] = ()
     """Every run's wall time, where "measured" is their median."""
+    possible: tuple[float, float] = (0.0, 0.0)
+    """The fastest and the slowest wall time the model finds possible (work stealing)."""
 
     @property
     def error(self) -> float:
@@ -167,13 +175,13 @@ def accuracy_rows(
                 # predicted, then measured: the order a reader follows
                 predicted = predict(obj, name, costs=costs, **remote)
                 default = predict(obj, name, **remote).seconds
-                repeat = 3 if name in ("processes", "distributed") and delay < 1 else 1
+                repeat = REPEAT.get(name, 1) if delay < 1 else 1
                 traces = [trace(obj, name, **remote) for _ in range(repeat)]
                 measured = sorted(traces, key=_wall)[len(traces) // 2]
                 rows.append(
                     Row(graph, work, delay, config, measured.seconds, predicted.seconds, default,
                         predicted.critical_path, _extent(measured), _extent(predicted),
-                        tuple(_wall(t) for t in traces))
+                        tuple(_wall(t) for t in traces), (predicted.fastest, predicted.slowest))
                 )  # fmt: skip
     return rows
 
@@ -223,13 +231,16 @@ def table(rows: Sequence[Row]) -> str:
     """Return the rows as a Markdown table."""
     lines = [
         "| graph | work | delay s | configuration | measured s | predicted s | error | "
-        "error, first to last task | built-in constants: predicted s | error | every run s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "possible s | error, first to last task | built-in constants: predicted s | error | "
+        "every run s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        fastest, slowest = r.possible
+        possible = f"{fastest:.3f}-{slowest:.3f}" if slowest - fastest >= 0.0005 else ""
         lines.append(
             f"| {r.graph} | {r.work} | {r.delay:g} | {r.config} | {r.measured:.3f} | "
-            f"{r.predicted:.3f} | {r.error:.1%} | {r.error_extent:.1%} | "
+            f"{r.predicted:.3f} | {r.error:.1%} | {possible} | {r.error_extent:.1%} | "
             f"{r.predicted_default:.3f} | "
             f"{r.error_default:.1%} | {' '.join(f'{x:.3f}' for x in r.runs)} |"
         )

@@ -4,10 +4,19 @@
 (``decide_worker_non_rootish``, ``decide_worker_rootish_queuing_enabled``,
 ``is_rootish`` with the default thresholds and ``worker-saturation`` 1.1), lets
 each worker run what it holds in priority order, and adds the round trips
-through the scheduler as fixed latencies.  Work stealing is left out: on the
-small graphs of the lessons it moved a task, when it did, about when the
-task would have started anyway; only where independent tasks of unequal
-length are badly paired can it shorten a run, when it acts in time.
+through the scheduler as fixed latencies.
+
+Work stealing (``distributed.stealing.WorkStealing.balance``) runs on a clock
+of its own: every ``work-stealing-interval`` (1 s by default) the scheduler
+looks for an idle worker (fewer tasks than threads) and a busy one (more
+tasks than threads, over 0.2 s of estimated work) and asks the busy one to
+give up a task it holds, trying its tasks in the order of a set (the
+fewest dependencies first) -- if the task has started already, the worker
+refuses and nothing moves until the next run.  :class:`StealClock` says
+when the balance runs and which task it tries first; a scheduler gives no
+way to know either before a compute starts, so :func:`possible_runs`
+replays a graph at evenly spread phases of the clock with shuffled task
+orders and returns every outcome.
 
 Where the scheduler's choice depends on its state, the model follows that
 state too (:class:`History`): a running cluster places a graph's first tasks
@@ -20,8 +29,10 @@ scheduler in the order of :func:`submission_order`.
 from __future__ import annotations
 
 import heapq
+import math
+import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -29,12 +40,15 @@ from dask.utils import key_split
 
 from schedtutor._simulate import Job, Machine, release
 
-__all__ = ["History", "run_distributed", "submission_order"]
+__all__ = ["History", "Run", "StealClock", "possible_runs", "run_distributed", "submission_order"]
+
+STEAL_LATENCY = 0.1
+"""``distributed.stealing.LATENCY``: what stealing counts a task's move to cost, in seconds."""
 
 
 @dataclass(frozen=True)
 class History:
-    """What a distributed scheduler knows before a graph arrives: where it places tasks.
+    """What a distributed scheduler knows before a graph arrives, and how it steals.
 
     A new cluster knows nothing; a running one has a count and a memory.
     """
@@ -46,6 +60,33 @@ class History:
     """Each task prefix's ``duration_average`` (seconds), for the prefixes seen."""
     unknown: float = 0.5
     """``distributed.scheduler.unknown-task-duration``: the estimate for a prefix not seen."""
+    steal_every: float | None = 1.0
+    """``distributed.scheduler.work-stealing-interval`` in seconds; ``None`` when the
+    scheduler does not steal (``distributed.scheduler.work-stealing: False``)."""
+
+
+@dataclass(frozen=True)
+class StealClock:
+    """When work stealing's balance runs during one compute, and in what order it tries tasks."""
+
+    first: float
+    """Seconds from the compute's start to the balance's first run."""
+    every: float
+    """Seconds between runs."""
+    seed: int = 0
+    """Shuffles the order in which a busy worker's tasks are tried (a set's order)."""
+
+
+@dataclass
+class Run:
+    """One simulated compute: when its last task ended, and what stealing did."""
+
+    end: float
+    machine: Machine
+    steals: int = 0
+    """Tasks moved to another worker."""
+    could_steal: bool = False
+    """Whether at some moment a balance run would have asked a worker to give up a task."""
 
 
 def run_distributed(
@@ -57,8 +98,9 @@ def run_distributed(
     task_cost: float,
     saturation: float = 1.1,
     history: History | None = None,
-) -> float:
-    """Simulate the distributed scheduler's placement; return when the last task ends.
+    clock: StealClock | None = None,
+) -> Run:
+    """Simulate the distributed scheduler's placement and, on ``clock``, its stealing.
 
     ``workers`` lists each worker's slots (threads).  Following
     ``distributed.scheduler``: a *root-ish* task (one of a group of more than
@@ -72,97 +114,263 @@ def run_distributed(
     runs what it was sent in priority order.  A task reaches its worker
     ``hop`` seconds after its last dependency ended (``start`` for the
     first); the scheduler sends at most one task per ``task_cost`` seconds.
+
+    Without ``clock`` nothing is stolen, and the run notes whether a balance
+    run could have stolen at any moment (if not, no clock changes the outcome).
     """
-    history = history or History()
-    threads = sum(map(len, workers))
-    owner = {slot: w for w, slots in enumerate(workers) for slot in slots}
-    prefix = [key_split(job.key) for job in jobs]
-    learned = dict(history.durations)
-    rootish = _rootish(jobs, threads)
-    waiting = [len(job.dependencies) for job in jobs]
-    where = [0] * len(jobs)
-    processing = [0] * len(workers)
-    prefix_count: list[Counter[str]] = [Counter() for _ in workers]  # tasks sent, by prefix
-    started: dict[int, float] = {}
-    limit = [max(-(-saturation * len(slots) // 1), 1) for slots in workers]
-    queued: list[tuple[int, int]] = []
-    sent_to: list[list[tuple[int, int]]] = [[] for _ in workers]
-    free = [list(slots) for slots in workers]
-    sent, last, count = [0.0], [0.0], [history.tasks_placed]
+    cluster = _Cluster(jobs, machine, workers, hop, task_cost, saturation, history or History())
+    if clock is not None:
+        machine.at(clock.first, cluster.balance, (clock, random.Random(clock.seed)))
+    machine.at(start, cluster.submit, submission_order(jobs))
+    machine.run()
+    return Run(cluster.last, machine, cluster.steals, cluster.could_steal)
 
-    def occupancy(w: int) -> float:  # Scheduler._calc_occupancy
-        return sum(learned.get(p, history.unknown) * n for p, n in prefix_count[w].items())
 
-    def arrive(indices: list[int]) -> None:
-        submit(sorted(indices, key=lambda i: jobs[i].priority))
+def possible_runs(
+    simulate: Callable[[StealClock | None], Run], steal_every: float | None, phases: int = 24
+) -> list[Run]:
+    """Return the runs ``simulate`` gives for every way stealing may act, fastest first.
 
-    def submit(indices: list[int]) -> None:
+    ``simulate(clock)`` runs the graph once.  Without stealing, or where no
+    balance run could ever steal, that is one run; otherwise ``phases`` runs,
+    each as likely as the others: the first balance at ``(j + 1/2) /
+    phases`` of the interval after the start, with the busy worker's tasks
+    tried in a shuffled order.
+    """
+    plain = simulate(None)
+    if steal_every is None or not plain.could_steal:
+        return [plain]
+    runs = [
+        simulate(StealClock((j + 0.5) / phases * steal_every, steal_every, seed=j))
+        for j in range(phases)
+    ]
+    return sorted(runs, key=lambda r: r.end)
+
+
+class _Cluster:
+    """The scheduler's and the workers' state during one simulated compute."""
+
+    def __init__(
+        self,
+        jobs: list[Job],
+        machine: Machine,
+        workers: list[list[int]],
+        hop: float,
+        task_cost: float,
+        saturation: float,
+        history: History,
+    ) -> None:
+        self.jobs, self.machine, self.workers = jobs, machine, workers
+        self.hop, self.task_cost, self.history = hop, task_cost, history
+        self.owner = {slot: w for w, slots in enumerate(workers) for slot in slots}
+        self.prefix = [key_split(job.key) for job in jobs]
+        self.learned = dict(history.durations)
+        self.rootish = _rootish(jobs, sum(map(len, workers)))
+        self.waiting = [len(job.dependencies) for job in jobs]
+        self.where = [0] * len(jobs)
+        self.processing: list[set[int]] = [set() for _ in workers]  # sent, not yet finished
+        self.prefix_count: list[Counter[str]] = [Counter() for _ in workers]
+        self.started: dict[int, float] = {}
+        self.limit = [max(math.ceil(saturation * len(slots)), 1) for slots in workers]
+        self.queued: list[tuple[int, int]] = []
+        self.sent_to: list[list[tuple[int, int]]] = [[] for _ in workers]  # landed, not started
+        self.free = [list(slots) for slots in workers]
+        self.sent = self.last = 0.0
+        self.count = history.tasks_placed
+        self.unfinished = len(jobs)
+        self.steals = 0
+        self.could_steal = False
+
+    # -- placement -----------------------------------------------------------
+
+    def estimate(self, i: int) -> float:
+        """The scheduler's estimate of task ``i``'s duration (``_get_prefix_duration``)."""
+        return self.learned.get(self.prefix[i], self.history.unknown)
+
+    def occupancy(self, w: int) -> float:  # Scheduler._calc_occupancy
+        learned, unknown = self.learned, self.history.unknown
+        return sum(learned.get(p, unknown) * n for p, n in self.prefix_count[w].items())
+
+    def submit(self, indices: list[int]) -> None:
         for i in indices:
-            if rootish[i]:
-                heapq.heappush(queued, (jobs[i].priority, i))
+            if self.rootish[i]:
+                heapq.heappush(self.queued, (self.jobs[i].priority, i))
             else:
-                send(i, _pick(i))
-        dequeue()
+                self.send(i, self.pick(i))
+        self.dequeue()
 
-    def _pick(i: int) -> int:
-        holders = sorted({where[d] for d in jobs[i].dependencies})
+    def arrive(self, indices: list[int]) -> None:
+        self.submit(sorted(indices, key=lambda i: self.jobs[i].priority))
+
+    def pick(self, i: int) -> int:
+        workers = self.workers
+        holders = sorted({self.where[d] for d in self.jobs[i].dependencies})
         if holders:
-            return min(holders, key=lambda w: occupancy(w) / len(workers[w]))
-        idle = [w for w in range(len(workers)) if processing[w] < len(workers[w])]
+            return min(holders, key=lambda w: self.occupancy(w) / len(workers[w]))
+        idle = [w for w in range(len(workers)) if len(self.processing[w]) < len(workers[w])]
         pool = idle or list(range(len(workers)))
-        best = min(pool, key=occupancy)
-        if occupancy(best) == 0:  # distributed's round robin among empty workers
-            first = count[0] % len(pool)
-            best = next(w for w in pool[first:] + pool[:first] if occupancy(w) == 0)
+        best = min(pool, key=self.occupancy)
+        if self.occupancy(best) == 0:  # distributed's round robin among empty workers
+            first = self.count % len(pool)
+            best = next(w for w in pool[first:] + pool[:first] if self.occupancy(w) == 0)
         return best
 
-    def dequeue() -> None:
-        while queued:
-            open_ = [w for w in range(len(workers)) if processing[w] < limit[w]]
+    def dequeue(self) -> None:
+        while self.queued:
+            open_ = [w for w in range(len(self.workers)) if len(self.processing[w]) < self.limit[w]]
             if not open_:
                 return
-            _, i = heapq.heappop(queued)
-            send(i, min(open_, key=lambda w: processing[w] / len(workers[w])))
+            _, i = heapq.heappop(self.queued)
+            self.send(i, min(open_, key=lambda w: len(self.processing[w]) / len(self.workers[w])))
 
-    def send(i: int, w: int) -> None:
-        processing[w] += 1
-        prefix_count[w][prefix[i]] += 1
-        count[0] += 1
-        sent[0] = max(machine.now, sent[0]) + task_cost
-        machine.at(sent[0], land, (w, i))
+    def assign(self, i: int, w: int) -> None:
+        self.processing[w].add(i)
+        self.prefix_count[w][self.prefix[i]] += 1
 
-    def land(arg: tuple[int, int]) -> None:
+    def unassign(self, i: int, w: int) -> None:
+        self.processing[w].discard(i)
+        self.prefix_count[w][self.prefix[i]] -= 1
+
+    def send(self, i: int, w: int) -> None:
+        self.assign(i, w)
+        self.count += 1
+        self.sent = max(self.machine.now, self.sent) + self.task_cost
+        self.machine.at(self.sent, self.land, (w, i))
+
+    def land(self, arg: tuple[int, int]) -> None:
         w, i = arg
-        heapq.heappush(sent_to[w], (jobs[i].priority, i))
-        work(w)
+        if i not in self.processing[w]:  # stolen on its way
+            return
+        heapq.heappush(self.sent_to[w], (self.jobs[i].priority, i))
+        self.work(w)
+        self.note_steal_chance()
 
-    def work(w: int) -> None:
-        while free[w] and sent_to[w]:
-            _, i = heapq.heappop(sent_to[w])
-            slot = min(free[w])
-            free[w].remove(slot)
-            started[i] = machine.now
-            machine.start(slot, jobs[i].segments, partial(done, i=i))
+    def work(self, w: int) -> None:
+        while self.free[w] and self.sent_to[w]:
+            _, i = heapq.heappop(self.sent_to[w])
+            if i not in self.processing[w]:  # stolen while it waited here
+                continue
+            slot = min(self.free[w])
+            self.free[w].remove(slot)
+            self.started[i] = self.machine.now
+            self.machine.start(slot, self.jobs[i].segments, partial(self.done, i=i))
 
-    def done(slot: int, *, i: int) -> None:
-        w = owner[slot]
-        last[0] = machine.now
-        where[i] = w
-        processing[w] -= 1
-        prefix_count[w][prefix[i]] -= 1
-        took = machine.now - started.pop(i)  # TaskPrefix.add_duration
-        old = learned.get(prefix[i])
-        learned[prefix[i]] = took if old is None else 0.5 * took + 0.5 * old
-        free[w].append(slot)
-        newly = [d for d in jobs[i].dependents if release(waiting, d)]
+    def done(self, slot: int, *, i: int) -> None:
+        w = self.owner[slot]
+        self.last = self.machine.now
+        self.unfinished -= 1
+        self.where[i] = w
+        self.unassign(i, w)
+        took = self.machine.now - self.started.pop(i)  # TaskPrefix.add_duration
+        old = self.learned.get(self.prefix[i])
+        self.learned[self.prefix[i]] = took if old is None else 0.5 * took + 0.5 * old
+        self.free[w].append(slot)
+        newly = [d for d in self.jobs[i].dependents if release(self.waiting, d)]
         if newly:
-            machine.at(machine.now + hop, arrive, newly)
-        dequeue()
-        work(w)
+            self.machine.at(self.machine.now + self.hop, self.arrive, newly)
+        self.dequeue()
+        self.work(w)
+        self.note_steal_chance()
 
-    machine.at(start, submit, submission_order(jobs))
-    machine.run()
-    return last[0]
+    # -- work stealing -------------------------------------------------------
+
+    def unoccupied(self, w: int, occupancy: float, tasks: int, average: float) -> bool:
+        """``Scheduler.is_unoccupied``: fewer tasks than threads, or under half the average."""
+        threads = len(self.workers[w])
+        return tasks < threads or occupancy < threads * average / 2
+
+    def thieves_and_victims(self) -> tuple[list[int], list[int], float]:
+        """The idle workers, the busy ones (busiest first), and the occupancy per thread."""
+        occupancy = [self.occupancy(w) for w in range(len(self.workers))]
+        average = sum(occupancy) / sum(map(len, self.workers))
+        thieves = [
+            w
+            for w, occ in enumerate(occupancy)
+            if self.unoccupied(w, occ, len(self.processing[w]), average)
+        ]
+        if not thieves or len(thieves) == len(self.workers):
+            return [], [], average
+        saturated = []
+        for w, occ in enumerate(occupancy):
+            tasks, threads = len(self.processing[w]), len(self.workers[w])
+            if w not in thieves and tasks > threads:
+                pending = occ * (tasks - threads) / (tasks * threads)
+                if pending > 0.4 and pending > 1.9 * average:
+                    saturated.append(w)
+        victims = saturated or [
+            w
+            for w in sorted(range(len(self.workers)), key=occupancy.__getitem__, reverse=True)[:10]
+            if occupancy[w] > 0.2
+            and len(self.processing[w]) > len(self.workers[w])
+            and w not in thieves
+        ]
+        return thieves, sorted(victims, key=occupancy.__getitem__, reverse=True), average
+
+    def level(self, i: int) -> int | None:
+        """``WorkStealing.steal_time_ratio``'s level: 0 for no dependencies, None: never stolen."""
+        if not self.jobs[i].dependencies:
+            return 0
+        compute = self.estimate(i)
+        if compute <= 0:
+            return None
+        level = max(round(math.log2(STEAL_LATENCY / compute) + 6), 1)
+        return level if level < 15 else None
+
+    def note_steal_chance(self) -> None:
+        """Remember whether a balance run now would ask for a task (a cheap check)."""
+        if self.could_steal:
+            return
+        thieves, victims, _ = self.thieves_and_victims()
+        for v in victims:
+            for prefix, n in self.prefix_count[v].items():
+                compute = self.learned.get(prefix, self.history.unknown)
+                if n and self.occupancy(min(thieves, key=self.occupancy)) + compute <= (
+                    self.occupancy(v) - compute / 2
+                ):
+                    self.could_steal = True
+                    return
+
+    def balance(self, arg: tuple[StealClock, random.Random]) -> None:
+        """``WorkStealing.balance``: ask busy workers to give tasks to idle ones."""
+        clock, order = arg
+        thieves, victims, average = self.thieves_and_victims()
+        if thieves and victims:
+            occupancy = {w: self.occupancy(w) for w in range(len(self.workers))}
+            tasks = {w: len(self.processing[w]) for w in range(len(self.workers))}
+            levels: dict[tuple[int, int], list[int]] = {}
+            for v in victims:
+                for i in sorted(self.processing[v]):
+                    level = self.level(i)
+                    if level is not None:
+                        levels.setdefault((level, v), []).append(i)
+            for level, v in sorted(levels, key=lambda lv: (lv[0], victims.index(lv[1]))):
+                candidates = levels[level, v]
+                order.shuffle(candidates)  # a set's order: unknown, so any
+                for i in candidates:
+                    if not thieves:
+                        break
+                    thief = min(thieves, key=lambda w: (occupancy[w] / len(self.workers[w]), w))
+                    compute = self.estimate(i)
+                    if occupancy[thief] + compute <= occupancy[v] - compute / 2:
+                        self.machine.at(self.machine.now + self.hop / 2, self.move, (i, v, thief))
+                        occupancy[thief] += compute
+                        occupancy[v] -= compute
+                        tasks[thief] += 1
+                        tasks[v] -= 1
+                        if not self.unoccupied(thief, occupancy[thief], tasks[thief], average):
+                            thieves.remove(thief)
+        if self.unfinished:
+            self.machine.at(self.machine.now + clock.every, self.balance, arg)
+
+    def move(self, arg: tuple[int, int, int]) -> None:
+        """The victim's answer: a task it has not started moves to the thief."""
+        i, victim, thief = arg
+        if i in self.started or i not in self.processing[victim]:
+            return  # "already-computing" (or done): the steal is refused
+        self.unassign(i, victim)
+        self.assign(i, thief)
+        self.steals += 1
+        self.machine.at(self.machine.now + self.hop / 2, self.land, (thief, i))
 
 
 def _rootish(jobs: list[Job], threads: int) -> list[bool]:

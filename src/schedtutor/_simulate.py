@@ -30,7 +30,7 @@ the main loop, batches queued first-in first-out to the pool);
 :func:`schedtutor._distributed_model.run_distributed` follows the distributed
 scheduler's placement (root-ish tasks queued and sent to free workers, others
 to a worker holding their dependencies; each worker runs its tasks in priority
-order), without work stealing.
+order) and its work stealing.
 """
 
 from __future__ import annotations

@@ -59,8 +59,17 @@ them from the graph's output, through each task's set of dependencies
 (:func:`schedtutor._distributed_model.submission_order`); a running
 cluster's state changes the placement too, so with ``client``/``address``
 the model reads it first: how many tasks the scheduler has placed (where its
-round robin starts) and what it learned of each task prefix's duration
-(what it calls a worker's occupancy).
+round robin starts), what it learned of each task prefix's duration
+(what it calls a worker's occupancy) and how often it steals.
+
+**Work stealing.**  Every ``work-stealing-interval`` (1 s by default) the
+scheduler asks a worker holding more tasks than threads to hand one it has
+not started to an idle worker, trying the busy worker's tasks in an order
+nobody can know beforehand (a set's); a task already running is refused.
+When the run starts on that clock is not known either, so where a steal is
+possible the model replays the graph at 24 evenly spread phases of the clock
+with shuffled orders: :attr:`Prediction.seconds` is the median of those
+runs, :attr:`Prediction.outcomes` all of them.
 
 **What runs side by side.**  Each process has one sleeplock lock (threads of
 one process take turns) and one GIL (its Python work shares one CPU); NumPy
@@ -76,12 +85,9 @@ now, in a few seconds, from traces of tiny graphs.
 
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine); imports a reader's tasks
-trigger in a fresh worker process; the distributed scheduler's memory limits
-and its work stealing, which every 100 ms may move a task waiting on a busy
-worker to an idle one -- when independent tasks of unequal length end up
-badly paired (the "uneven" graph of the benchmark's prediction-accuracy
-table), a run where stealing acts in time can finish sooner than predicted;
-the order of the tasks without dependencies when the scheduler runs in
+trigger in a fresh worker process; the distributed scheduler's memory limits,
+and the cost of moving a stolen task's inputs (tasks are taken to have small
+results); the order of the tasks without dependencies when the scheduler runs in
 another process (a set's order follows the keys' hashes, seeded per
 process); the GIL that Dask's own threads need beyond what
 :attr:`Costs.distributed_pace` measures on a distributed worker.
@@ -162,6 +168,21 @@ class Prediction:
     critical_path: float
     scheduler: str
     options: dict[str, Any] = field(default_factory=dict)
+    outcomes: tuple[float, ...] = ()
+    """Every wall time the model finds possible, fastest first, each as likely as the
+    others: one, unless the distributed scheduler's work stealing may act (its
+    clock and the order it tries tasks are not known before a run); then
+    ``seconds`` is their median."""
+
+    @property
+    def fastest(self) -> float:
+        """The shortest wall time the model finds possible."""
+        return min(self.outcomes, default=self.seconds)
+
+    @property
+    def slowest(self) -> float:
+        """The longest wall time the model finds possible."""
+        return max(self.outcomes, default=self.seconds)
 
     @property
     def label(self) -> str:
@@ -173,9 +194,12 @@ class Prediction:
         return overlap(self.spans, first, second)
 
     def __str__(self) -> str:
+        spread = ""
+        if self.slowest - self.fastest >= 0.0005:
+            spread = f"{self.fastest:.3f}-{self.slowest:.3f} s as work stealing acts or not; "
         return (
             f"{self.label}: {self.seconds:.3f} s predicted "
-            f"(critical path {self.critical_path:.3f} s)"
+            f"({spread}critical path {self.critical_path:.3f} s)"
         )
 
 
@@ -209,16 +233,24 @@ def predict(
     jobs = _model.jobs(dsk, table, kind)
     if canonical == "distributed":
         workers, processes, names, history = _cluster_layout(options)
-        machine = _simulate.Machine(
-            processes, int(CPU_COUNT), costs.background, costs.distributed_pace
-        )
-        start, hop = costs.distributed_start, costs.distributed_hop
-        end = _distributed_model.run_distributed(
-            jobs, machine, workers, start, hop, costs.distributed_task, history=history
-        )
-        seconds = end + costs.distributed_stop
+
+        def simulate(clock: _distributed_model.StealClock | None) -> _distributed_model.Run:
+            machine = _simulate.Machine(
+                processes, int(CPU_COUNT), costs.background, costs.distributed_pace
+            )
+            start, hop = costs.distributed_start, costs.distributed_hop
+            return _distributed_model.run_distributed(
+                jobs, machine, workers, start, hop, costs.distributed_task, history=history,
+                clock=clock,
+            )  # fmt: skip
+
+        runs = _distributed_model.possible_runs(simulate, history.steal_every)
+        likeliest = runs[(len(runs) - 1) // 2]  # the median run (the lower one of two)
+        machine, seconds = likeliest.machine, likeliest.end + costs.distributed_stop
+        outcomes = tuple(run.end + costs.distributed_stop for run in runs)
     else:
         machine, names, seconds = _run_local(jobs, canonical, options, costs)
+        outcomes = (seconds,)
     spans = sorted(
         (
             TaskSpan(key, key_split(key), *names[slot], start, end, waited)
@@ -227,7 +259,9 @@ def predict(
         ),
         key=lambda s: (s.start, s.end),
     )
-    return Prediction(seconds, tuple(spans), _model.critical_path(jobs), canonical, dict(options))
+    return Prediction(
+        seconds, tuple(spans), _model.critical_path(jobs), canonical, dict(options), outcomes
+    )
 
 
 def _table(durations: object) -> Mapping[Any, float] | None:
@@ -291,7 +325,9 @@ def _cluster_layout(
 ) -> tuple[list[list[int]], list[int], list[tuple[str, str]], _distributed_model.History]:
     """Return each worker's slots, each slot's process number, (worker, thread) names,
     and what the scheduler knows already (nothing, for a cluster yet to start)."""
-    history = _distributed_model.History(unknown=_unknown_task_duration())
+    history = _distributed_model.History(
+        unknown=_unknown_task_duration(), steal_every=_steal_every()
+    )
     if "client" in options or "address" in options:
         with open_scheduler("distributed", **options) as opened:
             info = opened.client.scheduler_info(n_workers=-1)["workers"]
@@ -331,24 +367,39 @@ def _unknown_task_duration() -> float:
     return float(parse_timedelta(setting))
 
 
+def _steal_every() -> float | None:
+    """How often a new cluster's scheduler runs work stealing, from Dask's config; None: never."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    if not dask.config.get("distributed.scheduler.work-stealing", True):
+        return None
+    every = dask.config.get("distributed.scheduler.work-stealing-interval", None)
+    return _distributed_model.History.steal_every if every is None else parse_timedelta(every)
+
+
 def _scheduler_history(
     client: Any, fresh: _distributed_model.History
 ) -> _distributed_model.History:
     """Read what a running scheduler knows; ``fresh`` where it cannot be read."""
 
-    def read(dask_scheduler: Any) -> tuple[int, dict[str, float], float]:
+    def read(dask_scheduler: Any) -> tuple[int, dict[str, float], float, float | None]:
         known = {
             name: prefix.duration_average
             for name, prefix in dask_scheduler.task_prefixes.items()
             if prefix.duration_average >= 0
         }
-        return dask_scheduler.n_tasks, known, dask_scheduler.UNKNOWN_TASK_DURATION
+        stealing = dask_scheduler.extensions.get("stealing")
+        every = getattr(stealing, "_callback_time", None) if stealing is not None else None
+        return dask_scheduler.n_tasks, known, dask_scheduler.UNKNOWN_TASK_DURATION, every
 
     try:
-        placed, known, unknown = client.run_on_scheduler(read)
+        placed, known, unknown, every = client.run_on_scheduler(read)
     except Exception:  # a scheduler that does not run our code: as if new
         return fresh
-    return _distributed_model.History(int(placed), dict(known), float(unknown))
+    return _distributed_model.History(
+        int(placed), dict(known), float(unknown), None if every is None else float(every)
+    )
 
 
 def critical_path(obj: Any, durations: Trace | Mapping[Any, float] | None = None) -> float:
