@@ -4,7 +4,11 @@
 (``decide_worker_non_rootish``, ``decide_worker_rootish_queuing_enabled``,
 ``is_rootish`` with the default thresholds and ``worker-saturation`` 1.1), lets
 each worker run what it holds in priority order, and adds the round trips
-through the scheduler as fixed latencies.
+through the scheduler as fixed latencies.  A task with dependencies goes to
+the worker ``Scheduler.worker_objective`` prefers among those holding one of
+them: the earliest start, then the fewest results held (replicas count);
+between equals, the first a set of them yields, which follows their hashes
+(:attr:`History.worker_hashes`).
 
 Work stealing (``distributed.stealing.WorkStealing.balance``) runs on a clock
 of its own: every ``work-stealing-interval`` (1 s by default) the scheduler
@@ -42,6 +46,10 @@ from schedtutor._simulate import Job, Machine, release
 
 __all__ = ["History", "Run", "StealClock", "possible_runs", "run_distributed", "submission_order"]
 
+RESULT_SECONDS = 28 / 100e6
+"""Moving one small result to another worker, as the scheduler estimates it: a
+Python int's 28 bytes at ``distributed.scheduler.bandwidth`` (100 MB/s)."""
+
 STEAL_LATENCY = 0.1
 """``distributed.stealing.LATENCY``: what stealing counts a task's move to cost, in seconds."""
 
@@ -60,6 +68,11 @@ class History:
     """Each task prefix's ``duration_average`` (seconds), for the prefixes seen."""
     unknown: float = 0.5
     """``distributed.scheduler.unknown-task-duration``: the estimate for a prefix not seen."""
+    worker_hashes: tuple[int, ...] = ()
+    """``hash`` of each worker's ``WorkerState`` in the scheduler's process, workers in
+    address order.  Where two workers are equally good the scheduler takes the
+    first a set of them yields, which follows these hashes; unknown (a cluster yet
+    to start), ties go to the first worker by address."""
     steal_every: float | None = 1.0
     """``distributed.scheduler.work-stealing-interval`` in seconds; ``None`` when the
     scheduler does not steal (``distributed.scheduler.work-stealing: False``)."""
@@ -107,8 +120,9 @@ def run_distributed(
     twice as many tasks as there are threads, with few dependency groups) is
     queued on the scheduler and sent to the least busy worker with a free
     slot (``ceil(saturation * nthreads)`` tasks per worker); another task goes
-    to the least occupied worker among those holding its dependencies (or,
-    with none, any worker, round robin), occupancy counting each task at the
+    to the least occupied worker among those holding its dependencies (then
+    the one holding fewer results; or, with none, any worker, round robin),
+    occupancy counting each task at the
     scheduler's estimate: its prefix's average so far, updated as tasks end
     (``history`` says what the scheduler knew before).  Each worker
     runs what it was sent in priority order.  A task reaches its worker
@@ -167,7 +181,10 @@ class _Cluster:
         self.learned = dict(history.durations)
         self.rootish = _rootish(jobs, sum(map(len, workers)))
         self.waiting = [len(job.dependencies) for job in jobs]
-        self.where = [0] * len(jobs)
+        self.held: list[set[int]] = [set() for _ in workers]  # results in each worker's memory
+        self.unfinished_dependents = [len(job.dependents) for job in jobs]
+        hashes = history.worker_hashes if len(history.worker_hashes) == len(workers) else ()
+        self.set_order = [(h & 7, w) for w, h in enumerate(hashes or [0] * len(workers))]
         self.processing: list[set[int]] = [set() for _ in workers]  # sent, not yet finished
         self.prefix_count: list[Counter[str]] = [Counter() for _ in workers]
         self.started: dict[int, float] = {}
@@ -204,9 +221,10 @@ class _Cluster:
 
     def pick(self, i: int) -> int:
         workers = self.workers
-        holders = sorted({self.where[d] for d in self.jobs[i].dependencies})
-        if holders:
-            return min(holders, key=lambda w: self.occupancy(w) / len(workers[w]))
+        needs = self.jobs[i].dependencies
+        holders = [w for w in range(len(workers)) if any(d in self.held[w] for d in needs)]
+        if holders:  # Scheduler.worker_objective: start time, then bytes held
+            return min(holders, key=lambda w: (*self.objective(w, needs), self.set_order[w]))
         idle = [w for w in range(len(workers)) if len(self.processing[w]) < len(workers[w])]
         pool = idle or list(range(len(workers)))
         best = min(pool, key=self.occupancy)
@@ -215,13 +233,28 @@ class _Cluster:
             best = next(w for w in pool[first:] + pool[:first] if self.occupancy(w) == 0)
         return best
 
+    def objective(self, w: int, needs: list[int]) -> tuple[float, int]:
+        """``Scheduler.worker_objective``: when a task could start on ``w``, and how many
+        results ``w`` holds (every result taken to be a small one of the same size)."""
+        fetch = RESULT_SECONDS * sum(d not in self.held[w] for d in needs)
+        return self.occupancy(w) / len(self.workers[w]) + fetch, len(self.held[w])
+
     def dequeue(self) -> None:
         while self.queued:
             open_ = [w for w in range(len(self.workers)) if len(self.processing[w]) < self.limit[w]]
             if not open_:
                 return
             _, i = heapq.heappop(self.queued)
-            self.send(i, min(open_, key=lambda w: len(self.processing[w]) / len(self.workers[w])))
+            self.send(
+                i,
+                min(
+                    open_,
+                    key=lambda w: (
+                        len(self.processing[w]) / len(self.workers[w]),
+                        self.set_order[w],
+                    ),
+                ),
+            )
 
     def assign(self, i: int, w: int) -> None:
         self.processing[w].add(i)
@@ -253,13 +286,19 @@ class _Cluster:
             slot = min(self.free[w])
             self.free[w].remove(slot)
             self.started[i] = self.machine.now
+            self.held[w].update(self.jobs[i].dependencies)  # fetched: a replica here too
             self.machine.start(slot, self.jobs[i].segments, partial(self.done, i=i))
 
     def done(self, slot: int, *, i: int) -> None:
         w = self.owner[slot]
         self.last = self.machine.now
         self.unfinished -= 1
-        self.where[i] = w
+        self.held[w].add(i)
+        for d in self.jobs[i].dependencies:  # a result no task needs any more is released
+            self.unfinished_dependents[d] -= 1
+            if self.unfinished_dependents[d] == 0:
+                for held in self.held:
+                    held.discard(d)
         self.unassign(i, w)
         took = self.machine.now - self.started.pop(i)  # TaskPrefix.add_duration
         old = self.learned.get(self.prefix[i])

@@ -49,7 +49,8 @@ each other down); a finished batch reaches the main loop
 **Distributed** (:func:`schedtutor._distributed_model.run_distributed`):
 ``n_workers`` x ``threads_per_worker`` threads (2 x 1 by default, or read
 from ``client``/``address``); the scheduler's placement -- a task goes to the
-least occupied worker holding its dependencies, a task without any round
+worker holding one of its dependencies where it would start first (then
+the one holding fewer results), a task without any round
 robin to an empty worker, a *root-ish* task (of a large group) waits in the
 scheduler's queue for a free worker -- and each worker runs what it holds in
 priority order; a task starts :attr:`Costs.distributed_hop` after its last
@@ -60,7 +61,9 @@ them from the graph's output, through each task's set of dependencies
 cluster's state changes the placement too, so with ``client``/``address``
 the model reads it first: how many tasks the scheduler has placed (where its
 round robin starts), what it learned of each task prefix's duration
-(what it calls a worker's occupancy) and how often it steals.
+(what it calls a worker's occupancy), the hashes that order its workers in
+a set (which breaks ties between equally good workers) and how often it
+steals.
 
 **Work stealing.**  Every ``work-stealing-interval`` (1 s by default) the
 scheduler asks a worker holding more tasks than threads to hand one it has
@@ -383,7 +386,9 @@ def _scheduler_history(
 ) -> _distributed_model.History:
     """Read what a running scheduler knows; ``fresh`` where it cannot be read."""
 
-    def read(dask_scheduler: Any) -> tuple[int, dict[str, float], float, float | None]:
+    def read(
+        dask_scheduler: Any,
+    ) -> tuple[int, dict[str, float], float, tuple[int, ...], float | None]:
         known = {
             name: prefix.duration_average
             for name, prefix in dask_scheduler.task_prefixes.items()
@@ -391,14 +396,20 @@ def _scheduler_history(
         }
         stealing = dask_scheduler.extensions.get("stealing")
         every = getattr(stealing, "_callback_time", None) if stealing is not None else None
-        return dask_scheduler.n_tasks, known, dask_scheduler.UNKNOWN_TASK_DURATION, every
+        hashes = tuple(hash(ws) for _, ws in sorted(dask_scheduler.workers.items()))
+        unknown = dask_scheduler.UNKNOWN_TASK_DURATION
+        return dask_scheduler.n_tasks, known, unknown, hashes, every
 
     try:
-        placed, known, unknown, every = client.run_on_scheduler(read)
+        placed, known, unknown, hashes, every = client.run_on_scheduler(read)
     except Exception:  # a scheduler that does not run our code: as if new
         return fresh
     return _distributed_model.History(
-        int(placed), dict(known), float(unknown), None if every is None else float(every)
+        int(placed),
+        dict(known),
+        float(unknown),
+        tuple(int(h) for h in hashes),
+        None if every is None else float(every),
     )
 
 
