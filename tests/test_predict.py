@@ -38,7 +38,7 @@ from schedtutor.ops import add
 from schedtutor.predict import DEFAULT_COSTS, Costs, Prediction, calibrate, critical_path
 from schedtutor.schedulers import local_cluster
 from schedtutor.trace import Trace
-from tests.conftest import DELAY, RealCluster
+from tests.conftest import DELAY, RealCluster, wait_for
 
 TOLERANCE = 0.10
 
@@ -547,6 +547,14 @@ class TestBadInput:
         """Durations that are neither a Trace nor a mapping are a TypeError saying what is."""
         with pytest.raises(TypeError, match=r"a Trace .* or a mapping .* got list: \[1, 2\]"):
             predict(slow_arithmetic(delay=0), "sync", durations=[1, 2])  # type: ignore[arg-type]
+
+    def test_a_cluster_without_workers(self, no_leaks: None) -> None:
+        """A cluster with no worker left gets a one-line error, not a crash inside the model."""
+        with local_cluster(n_workers=1, processes=False) as client:
+            client.retire_workers()
+            assert wait_for(lambda: not client.nthreads())
+            with pytest.raises(ValueError, match="the cluster has no workers"):
+                predict(slow_arithmetic(delay=0), "distributed", client=client)
 
     def test_costs_of_the_wrong_type(self) -> None:
         """Costs must be a Costs record."""

@@ -29,7 +29,7 @@ from tests.conftest import (
 def workers_of(cluster: RealCluster) -> set[str]:
     """Return the addresses of the cluster's workers, asked of its scheduler."""
     with Client(cluster.address, timeout="10s") as client:
-        return set(client.scheduler_info(n_workers=-1)["workers"])
+        return set(client.nthreads())
 
 
 def transitions(cluster: RealCluster) -> int:

@@ -89,10 +89,10 @@ class TestLocalCluster:
     def test_binds_loopback_and_closes(self, no_leaks: None) -> None:
         """The cluster's scheduler and workers listen on 127.0.0.1, and all close at the end."""
         with local_cluster(n_workers=2, threads_per_worker=1) as client:
-            info = client.scheduler_info()
-            assert info["address"].startswith("tcp://127.0.0.1:")
-            assert len(info["workers"]) == 2
-            assert all(w.startswith("tcp://127.0.0.1:") for w in info["workers"])
+            assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+            workers = client.nthreads()
+            assert len(workers) == 2
+            assert all(w.startswith("tcp://127.0.0.1:") for w in workers)
         assert client.status == "closed"
 
     def test_existing_client_is_used_not_closed(self, no_leaks: None) -> None:

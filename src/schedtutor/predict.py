@@ -332,13 +332,21 @@ def _cluster_layout(
         unknown=_unknown_task_duration(), steal_every=_steal_every()
     )
     if "client" in options or "address" in options:
+        from distributed.comm.addressing import get_address_host
+
         with open_scheduler("distributed", **options) as opened:
-            info = opened.client.scheduler_info(n_workers=-1)["workers"]
+            # asked of the scheduler: Client.scheduler_info() returns a cache that the
+            # client's periodic refresh can empty of workers just before it is read
+            threads = opened.client.nthreads()
+            if not threads:
+                raise ValueError(
+                    "the cluster has no workers: predict needs at least one running worker"
+                )
             pids = opened.client.run(os.getpid)
             history = _scheduler_history(opened.client, history)
-        addresses = sorted(info)
-        counts = [int(info[a]["nthreads"]) for a in addresses]
-        where = [(str(info[a]["host"]), int(pids[a])) for a in addresses]
+        addresses = sorted(threads)
+        counts = [int(threads[a]) for a in addresses]
+        where = [(get_address_host(a), int(pids[a])) for a in addresses]
     else:
         n = int(options.get("n_workers", 2))
         counts = [int(options.get("threads_per_worker", 1))] * n
