@@ -92,7 +92,10 @@ trigger in a fresh worker process; the distributed scheduler's memory limits,
 and the cost of moving a stolen task's inputs (tasks are taken to have small
 results); the order of the tasks without dependencies when the scheduler runs in
 another process (a set's order follows the keys' hashes, seeded per
-process); the GIL that Dask's own threads need beyond what
+process); which of two equally good workers gets a task when their hashes
+share a slot of a small set (the order then follows insertion) or when two
+results reach the scheduler within a millisecond (either may come first);
+the GIL that Dask's own threads need beyond what
 :attr:`Costs.distributed_pace` measures on a distributed worker.
 """
 
