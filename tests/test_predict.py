@@ -241,10 +241,9 @@ class TestAgainstTraces:
 
     def test_a_running_cluster_is_read_before_predicting(self, no_leaks: None) -> None:
         """With a client, the model starts from what the scheduler has done and learned."""
-        from schedtutor._distributed_model import History
         from schedtutor.predict import _scheduler_history
 
-        unread = History(tasks_placed=-1)
+        unread = _unread()
         with local_cluster(n_workers=2, processes=False) as client:
             new = _scheduler_history(client, unread)
             trace(slow_arithmetic(delay=0.05), "distributed", client=client)

@@ -21,7 +21,7 @@ from dask.delayed import Delayed
 from schedtutor import _distributed_model, _model, predict, trace
 from schedtutor._simulate import Machine
 from schedtutor.ops import add, mul
-from schedtutor.predict import Prediction
+from schedtutor.predict import DEFAULT_COSTS, Prediction
 from schedtutor.schedulers import local_cluster
 
 TWO_BY_ONE: dict[str, Any] = {"n_workers": 2, "threads_per_worker": 1, "processes": False}
@@ -51,7 +51,13 @@ def _stealable() -> tuple[Delayed, Prediction]:
 def _simulate(graph: Delayed, clock: _distributed_model.StealClock | None) -> Any:
     jobs = _model.jobs(_model.graph(graph, "distributed"), None, "sleep")
     return _distributed_model.run_distributed(
-        jobs, Machine([0, 0], 2), [[0], [1]], 0.015, 0.008, 0.0015, clock=clock
+        jobs,
+        Machine([0, 0], 2),
+        [[0], [1]],
+        DEFAULT_COSTS.distributed_start,
+        DEFAULT_COSTS.distributed_hop,
+        DEFAULT_COSTS.distributed_task,
+        clock=clock,
     )
 
 

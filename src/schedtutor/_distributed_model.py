@@ -50,6 +50,9 @@ RESULT_SECONDS = 28 / 100e6
 """Moving one small result to another worker, as the scheduler estimates it: a
 Python int's 28 bytes at ``distributed.scheduler.bandwidth`` (100 MB/s)."""
 
+DEFAULT_STEAL_EVERY = 1.0
+"""``distributed.scheduler.work-stealing-interval``'s default (distributed 2026.8), seconds."""
+
 STEAL_LATENCY = 0.1
 """``distributed.stealing.LATENCY``: what stealing counts a task's move to cost, in seconds."""
 
@@ -73,7 +76,7 @@ class History:
     address order.  Where two workers are equally good the scheduler takes the
     first a set of them yields, which follows these hashes; unknown (a cluster yet
     to start), ties go to the first worker by address."""
-    steal_every: float | None = 1.0
+    steal_every: float | None = DEFAULT_STEAL_EVERY
     """``distributed.scheduler.work-stealing-interval`` in seconds; ``None`` when the
     scheduler does not steal (``distributed.scheduler.work-stealing: False``)."""
 
@@ -133,6 +136,7 @@ def run_distributed(
     run could have stolen at any moment (if not, no clock changes the outcome).
     """
     cluster = _Cluster(jobs, machine, workers, hop, task_cost, saturation, history or History())
+    cluster.looking = clock is None  # a plain run looks for a chance to steal
     if clock is not None:
         machine.at(clock.first, cluster.balance, (clock, random.Random(clock.seed)))
     machine.at(start, cluster.submit, submission_order(jobs))
@@ -197,6 +201,7 @@ class _Cluster:
         self.unfinished = len(jobs)
         self.steals = 0
         self.could_steal = False
+        self.looking = False
 
     # -- placement -----------------------------------------------------------
 
@@ -318,8 +323,9 @@ class _Cluster:
         threads = len(self.workers[w])
         return tasks < threads or occupancy < threads * average / 2
 
-    def thieves_and_victims(self) -> tuple[list[int], list[int], float]:
-        """The idle workers, the busy ones (busiest first), and the occupancy per thread."""
+    def thieves_and_victims(self) -> tuple[list[int], list[int], list[float], float]:
+        """The idle workers, the busy ones (busiest first), each worker's occupancy,
+        and the occupancy per thread."""
         occupancy = [self.occupancy(w) for w in range(len(self.workers))]
         average = sum(occupancy) / sum(map(len, self.workers))
         thieves = [
@@ -328,7 +334,7 @@ class _Cluster:
             if self.unoccupied(w, occ, len(self.processing[w]), average)
         ]
         if not thieves or len(thieves) == len(self.workers):
-            return [], [], average
+            return [], [], occupancy, average
         saturated = []
         for w, occ in enumerate(occupancy):
             tasks, threads = len(self.processing[w]), len(self.workers[w])
@@ -343,7 +349,8 @@ class _Cluster:
             and len(self.processing[w]) > len(self.workers[w])
             and w not in thieves
         ]
-        return thieves, sorted(victims, key=occupancy.__getitem__, reverse=True), average
+        victims.sort(key=occupancy.__getitem__, reverse=True)
+        return thieves, victims, occupancy, average
 
     def level(self, i: int) -> int | None:
         """``WorkStealing.steal_time_ratio``'s level: 0 for no dependencies, None: never stolen."""
@@ -357,25 +364,25 @@ class _Cluster:
 
     def note_steal_chance(self) -> None:
         """Remember whether a balance run now would ask for a task (a cheap check)."""
-        if self.could_steal:
+        if self.could_steal or not self.looking:
             return
-        thieves, victims, _ = self.thieves_and_victims()
-        for v in victims:
-            for prefix, n in self.prefix_count[v].items():
-                compute = self.learned.get(prefix, self.history.unknown)
-                if n and self.occupancy(min(thieves, key=self.occupancy)) + compute <= (
-                    self.occupancy(v) - compute / 2
-                ):
-                    self.could_steal = True
-                    return
+        thieves, victims, occupancy, _ = self.thieves_and_victims()
+        if not thieves:
+            return
+        idlest = min(occupancy[w] for w in thieves)
+        self.could_steal = any(
+            n
+            and _worth_moving(idlest, occupancy[v], self.learned.get(prefix, self.history.unknown))
+            for v in victims
+            for prefix, n in self.prefix_count[v].items()
+        )
 
     def balance(self, arg: tuple[StealClock, random.Random]) -> None:
         """``WorkStealing.balance``: ask busy workers to give tasks to idle ones."""
         clock, order = arg
-        thieves, victims, average = self.thieves_and_victims()
+        thieves, victims, occupancy, average = self.thieves_and_victims()
         if thieves and victims:
-            occupancy = {w: self.occupancy(w) for w in range(len(self.workers))}
-            tasks = {w: len(self.processing[w]) for w in range(len(self.workers))}
+            tasks = [len(self.processing[w]) for w in range(len(self.workers))]
             levels: dict[tuple[int, int], list[int]] = {}
             for v in victims:
                 for i in sorted(self.processing[v]):
@@ -390,7 +397,7 @@ class _Cluster:
                         break
                     thief = min(thieves, key=lambda w: (occupancy[w] / len(self.workers[w]), w))
                     compute = self.estimate(i)
-                    if occupancy[thief] + compute <= occupancy[v] - compute / 2:
+                    if _worth_moving(occupancy[thief], occupancy[v], compute):
                         self.machine.at(self.machine.now + self.hop / 2, self.move, (i, v, thief))
                         occupancy[thief] += compute
                         occupancy[v] -= compute
@@ -410,6 +417,12 @@ class _Cluster:
         self.assign(i, thief)
         self.steals += 1
         self.machine.at(self.machine.now + self.hop / 2, self.land, (thief, i))
+
+
+def _worth_moving(thief: float, victim: float, compute: float) -> bool:
+    """``WorkStealing.balance``'s test: the task would start sooner on the thief
+    (occupancies in seconds; moving small results costs next to nothing)."""
+    return thief + compute <= victim - compute / 2
 
 
 def _rootish(jobs: list[Job], threads: int) -> list[bool]:

@@ -240,11 +240,12 @@ def predict(
     if canonical == "distributed":
         workers, processes, names, history = _cluster_layout(options)
 
+        start, hop = costs.distributed_start, costs.distributed_hop
+
         def simulate(clock: _distributed_model.StealClock | None) -> _distributed_model.Run:
             machine = _simulate.Machine(
                 processes, int(CPU_COUNT), costs.background, costs.distributed_pace
             )
-            start, hop = costs.distributed_start, costs.distributed_hop
             return _distributed_model.run_distributed(
                 jobs, machine, workers, start, hop, costs.distributed_task, history=history,
                 clock=clock,
@@ -332,7 +333,8 @@ def _cluster_layout(
     """Return each worker's slots, each slot's process number, (worker, thread) names,
     and what the scheduler knows already (nothing, for a cluster yet to start)."""
     history = _distributed_model.History(
-        unknown=_unknown_task_duration(), steal_every=_steal_every()
+        unknown=_config_seconds("unknown-task-duration", _distributed_model.History.unknown),
+        steal_every=_steal_every(),
     )
     if "client" in options or "address" in options:
         from distributed.comm.addressing import get_address_host
@@ -366,8 +368,8 @@ def _cluster_layout(
     return workers, processes, names, history
 
 
-def _unknown_task_duration() -> float:
-    """The distributed scheduler's estimate for a task of a prefix it has not seen run.
+def _config_seconds(name: str, default: float) -> float:
+    """A distributed scheduler's setting in seconds (``distributed.scheduler.<name>``).
 
     Read from Dask's config, with distributed's own default when distributed is
     not imported yet (predicting a cluster does not need it).
@@ -375,21 +377,17 @@ def _unknown_task_duration() -> float:
     import dask
     from dask.utils import parse_timedelta
 
-    setting = dask.config.get("distributed.scheduler.unknown-task-duration", None)
-    if setting is None:
-        return _distributed_model.History.unknown
-    return float(parse_timedelta(setting))
+    setting = dask.config.get(f"distributed.scheduler.{name}", None)
+    return default if setting is None else float(parse_timedelta(setting))
 
 
 def _steal_every() -> float | None:
     """How often a new cluster's scheduler runs work stealing, from Dask's config; None: never."""
     import dask
-    from dask.utils import parse_timedelta
 
     if not dask.config.get("distributed.scheduler.work-stealing", True):
         return None
-    every = dask.config.get("distributed.scheduler.work-stealing-interval", None)
-    return _distributed_model.History.steal_every if every is None else parse_timedelta(every)
+    return _config_seconds("work-stealing-interval", _distributed_model.DEFAULT_STEAL_EVERY)
 
 
 def _scheduler_history(
