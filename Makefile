@@ -2,6 +2,7 @@
 #   make docs   build the site into _build/html (creates .venv, installs what it needs)
 #   make test   run the test suite in the same environment
 # Fast mode: SCHEDTUTOR_DELAY=0.2 make docs.  Cache mode: SCHEDTUTOR_EXECUTION=cache make docs.
+#   make free-threaded   a free-threaded CPython in .venv-ft, for lesson 3 (both targets use it)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +11,12 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SPHINXOPTS ?= -nW --keep-going
 HTML   := _build/html
 
-.PHONY: docs test lint bench clean dot chromium venv
+.PHONY: docs test lint bench clean dot chromium venv free-threaded
+
+# Lesson 3 measures threads without the GIL in a second, free-threaded interpreter:
+# $SCHEDTUTOR_FREE_THREADED_PYTHON, or else the one `make free-threaded` puts in .venv-ft.
+FT_PY  := .venv-ft/bin/python
+FT_ENV  = SCHEDTUTOR_FREE_THREADED_PYTHON="$${SCHEDTUTOR_FREE_THREADED_PYTHON:-$$(test -x $(FT_PY) && echo $(CURDIR)/$(FT_PY))}"
 
 venv: $(STAMP)
 
@@ -31,6 +37,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || ./.ci/install-system-packages chromium || { \
 	  echo "make: Chromium is missing: run 'sudo apt-get install chromium' for the browser test, then try again" >&2; exit 1; }
 
+# .venv-ft: python3.14t/3.13t from PATH, or CPython 3.13 compiled with --disable-gil from
+# Debian's source package (about 2.5 minutes, once).  `make docs` builds without it when
+# it cannot be had (the lesson then says so); `make test` needs it.
+free-threaded:
+	@./.ci/install-free-threaded-python
+
 # -E (force mode, the default): read every page on every build, so every notebook
 # runs again and no page keeps numbers from an older build.  Cache mode leaves -E out:
 # Sphinx re-reads only changed pages and myst-nb re-runs only notebooks whose code
@@ -40,13 +52,15 @@ chromium:
 JOBS  ?= 1
 FRESH := $(if $(filter cache,$(shell echo '$(SCHEDTUTOR_EXECUTION)' | tr A-Z a-z)),,-E)
 docs: $(STAMP) dot
+	@test -n "$$SCHEDTUTOR_FREE_THREADED_PYTHON" || ./.ci/install-free-threaded-python \
+	  || echo "make: lesson 3 will be built without a free-threaded Python"
 	@echo "make: building the site: $${SCHEDTUTOR_DELAY:-1.0} s per slow op, notebooks executed in '$${SCHEDTUTOR_EXECUTION:-force}' mode, $(JOBS) job(s)"
-	$(PY) -m sphinx $(FRESH) -j $(JOBS) $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
+	$(FT_ENV) $(PY) -m sphinx $(FRESH) -j $(JOBS) $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
 	@echo "make: notebook run times and status: $(HTML)/reference/execution.html"
 	@echo "make: the site is in $(HTML)/index.html"
 
-test: $(STAMP) dot chromium
-	$(PY) -m pytest
+test: $(STAMP) dot chromium free-threaded
+	$(FT_ENV) $(PY) -m pytest
 
 # Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json
 # (and the prediction-accuracy table in benchmarks/prediction-accuracy.md).  About 25 minutes.

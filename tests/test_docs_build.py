@@ -199,6 +199,13 @@ class TestBuiltTutorials:
         assert any(c["cell_type"] == "code" and c.get("outputs") for c in cells)
         assert f"_sources/{relative}" in page(built_site, tutorial).read_text(encoding="utf-8")
 
+    def test_lesson_3_measured_threads_without_the_gil(self, built_site: Path) -> None:
+        """`make test` gives the build a free-threaded Python, and lesson 3 reports its run."""
+        text = (built_site / "tutorials" / "03-threads-locks-gil.html").read_text(encoding="utf-8")
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text))
+        assert re.search(r"threads, free-threaded 3\.\d+\.\d+", text), "no free-threaded column"
+        assert re.search(r"ran them \d+\.\d\u00d7 as fast as its own serial run", text)
+
     def test_glued_numbers_are_rendered(self, built_site: Path) -> None:
         """Glued numbers appear in the prose of lesson 2, formatted."""
         text = (built_site / "tutorials" / "02-slow-arithmetic.html").read_text(encoding="utf-8")
