@@ -13,11 +13,6 @@ HTML   := _build/html
 
 .PHONY: docs test lint bench clean dot chromium venv free-threaded
 
-# Lesson 3 measures threads without the GIL in a second, free-threaded interpreter:
-# $SCHEDTUTOR_FREE_THREADED_PYTHON, or else the one `make free-threaded` puts in .venv-ft.
-FT_PY  := .venv-ft/bin/python
-FT_ENV  = SCHEDTUTOR_FREE_THREADED_PYTHON="$${SCHEDTUTOR_FREE_THREADED_PYTHON:-$$(test -x $(FT_PY) && echo $(CURDIR)/$(FT_PY))}"
-
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -37,9 +32,10 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || ./.ci/install-system-packages chromium || { \
 	  echo "make: Chromium is missing: run 'sudo apt-get install chromium' for the browser test, then try again" >&2; exit 1; }
 
-# .venv-ft: python3.14t/3.13t from PATH, or CPython 3.13 compiled with --disable-gil from
-# Debian's source package (about 2.5 minutes, once).  `make docs` builds without it when
-# it cannot be had (the lesson then says so); `make test` needs it.
+# Lesson 3 measures threads without the GIL in a second interpreter, .venv-ft's (conf.py
+# points the notebooks at it): python3.14t/3.13t from PATH, or CPython 3.13 compiled with
+# --disable-gil from Debian's source package (about 2.5 minutes, once).  `make docs`
+# builds without it when it cannot be had (the lesson then says so); `make test` needs it.
 free-threaded:
 	@./.ci/install-free-threaded-python
 
@@ -55,12 +51,12 @@ docs: $(STAMP) dot
 	@test -n "$$SCHEDTUTOR_FREE_THREADED_PYTHON" || ./.ci/install-free-threaded-python \
 	  || echo "make: lesson 3 will be built without a free-threaded Python"
 	@echo "make: building the site: $${SCHEDTUTOR_DELAY:-1.0} s per slow op, notebooks executed in '$${SCHEDTUTOR_EXECUTION:-force}' mode, $(JOBS) job(s)"
-	$(FT_ENV) $(PY) -m sphinx $(FRESH) -j $(JOBS) $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
+	$(PY) -m sphinx $(FRESH) -j $(JOBS) $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
 	@echo "make: notebook run times and status: $(HTML)/reference/execution.html"
 	@echo "make: the site is in $(HTML)/index.html"
 
 test: $(STAMP) dot chromium free-threaded
-	$(FT_ENV) $(PY) -m pytest
+	$(PY) -m pytest
 
 # Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json
 # (and the prediction-accuracy table in benchmarks/prediction-accuracy.md).  About 25 minutes.

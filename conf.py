@@ -18,6 +18,9 @@ every number, graph and table on them comes from this build:
 * ``SCHEDTUTOR_DELAY`` -- seconds each slow op works (default 1.0); the
   notebooks read it through ``schedtutor.ops.default_delay()``, so
   ``SCHEDTUTOR_DELAY=0.2`` builds the whole site quickly.
+* ``SCHEDTUTOR_FREE_THREADED_PYTHON`` -- a free-threaded Python (3.13t, 3.14t)
+  with schedtutor installed, in which lesson 3 measures threads without the
+  GIL; default: ``.venv-ft/bin/python`` when ``make free-threaded`` made it.
 
 A cell that raises fails the build, except cells tagged ``raises-exception``
 (they show an error on purpose).
@@ -77,6 +80,13 @@ myst_heading_anchors = 3
 # the Docs that is a wheel in site-packages, not this checkout.  The "How fast is
 # this?" page reads the committed benchmark results, so tell it where they are.
 os.environ["SCHEDTUTOR_BENCHMARKS"] = str(Path(__file__).resolve().parent / "benchmarks")
+
+# Lesson 3 runs its four tasks once more in a free-threaded interpreter: the one
+# SCHEDTUTOR_FREE_THREADED_PYTHON names, or else the one `make free-threaded` put in
+# .venv-ft/.  With neither, the lesson says it had none to measure.
+_FREE_THREADED_PYTHON = HERE / ".venv-ft" / "bin" / "python"
+if not os.environ.get("SCHEDTUTOR_FREE_THREADED_PYTHON") and _FREE_THREADED_PYTHON.exists():
+    os.environ["SCHEDTUTOR_FREE_THREADED_PYTHON"] = str(_FREE_THREADED_PYTHON)
 
 _EXECUTION = os.environ.get("SCHEDTUTOR_EXECUTION", "").strip().lower() or "force"
 if _EXECUTION not in ("force", "cache"):
