@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SPHINXOPTS ?= -nW --keep-going
 HTML   := _build/html
 
-.PHONY: docs test lint bench clean dot chromium venv free-threaded
+.PHONY: docs test lint bench clean dot chromium venv free-threaded free-threaded-if-possible
 
 venv: $(STAMP)
 
@@ -35,9 +35,14 @@ chromium:
 # Lesson 3 measures threads without the GIL in a second interpreter, .venv-ft's (conf.py
 # points the notebooks at it): python3.14t/3.13t from PATH, or CPython 3.13 compiled with
 # --disable-gil from Debian's source package (about 2.5 minutes, once).  `make docs`
-# builds without it when it cannot be had (the lesson then says so); `make test` needs it.
+# and `make bench` build without it when it cannot be had (the lesson then says so);
+# `make test` needs it.
 free-threaded:
 	@./.ci/install-free-threaded-python
+
+free-threaded-if-possible:
+	@test -n "$$SCHEDTUTOR_FREE_THREADED_PYTHON" || ./.ci/install-free-threaded-python \
+	  || echo "make: lesson 3 will be built without a free-threaded Python"
 
 # -E (force mode, the default): read every page on every build, so every notebook
 # runs again and no page keeps numbers from an older build.  Cache mode leaves -E out:
@@ -47,9 +52,7 @@ free-threaded:
 # but CPU-bound lessons then share the CPUs with each other; publish from JOBS=1.
 JOBS  ?= 1
 FRESH := $(if $(filter cache,$(shell echo '$(SCHEDTUTOR_EXECUTION)' | tr A-Z a-z)),,-E)
-docs: $(STAMP) dot
-	@test -n "$$SCHEDTUTOR_FREE_THREADED_PYTHON" || ./.ci/install-free-threaded-python \
-	  || echo "make: lesson 3 will be built without a free-threaded Python"
+docs: $(STAMP) dot free-threaded-if-possible
 	@echo "make: building the site: $${SCHEDTUTOR_DELAY:-1.0} s per slow op, notebooks executed in '$${SCHEDTUTOR_EXECUTION:-force}' mode, $(JOBS) job(s)"
 	$(PY) -m sphinx $(FRESH) -j $(JOBS) $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
 	@echo "make: notebook run times and status: $(HTML)/reference/execution.html"
@@ -60,7 +63,7 @@ test: $(STAMP) dot chromium free-threaded
 
 # Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json
 # (and the prediction-accuracy table in benchmarks/prediction-accuracy.md).  About 25 minutes.
-bench: $(STAMP) dot
+bench: $(STAMP) dot free-threaded-if-possible
 	$(PY) benchmarks/bench.py
 
 lint: $(STAMP)
