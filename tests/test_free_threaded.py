@@ -25,7 +25,8 @@ INSTALL = ROOT / ".ci" / "install-free-threaded-python"
 #: Each task's seconds: long enough that the threads pool's start is small beside it.
 TASK = 0.2
 
-#: Run in the free-threaded interpreter: each kind of work under sync and two threads.
+#: Run by an interpreter: each kind of work named after the task length, under sync and
+#: two threads.
 MEASURE = """
 import json, sys
 from dask import delayed
@@ -33,14 +34,15 @@ from schedtutor import ops, run
 
 task = float(sys.argv[1])
 seconds = {}
-for work in ("python", "sleeplock"):
+for work in sys.argv[2:]:
     graph = delayed(sum)([ops.add(i, 1, delay=task, work=work) for i in range(4)])
     for scheduler, options in (("sync", {}), ("threads", {"num_workers": 2})):
         # CPU-bound work: the fastest of three, as other programs only slow a run down
         seconds[f"{work} {scheduler}"] = min(
             run(graph, scheduler, **options).seconds for _ in range(3 if work == "python" else 1)
         )
-print(json.dumps({"gil_enabled": sys._is_gil_enabled(), "seconds": seconds}))
+gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+print(json.dumps({"gil_enabled": gil, "seconds": seconds}))
 """
 
 
@@ -59,16 +61,18 @@ def free_threaded_python() -> str:
     return str(made)
 
 
-@pytest.fixture(scope="module")
-def measured(free_threaded_python: str) -> dict:
+def measure(python: str, *works: str) -> dict:
+    """Run MEASURE in ``python`` for ``works``; return what it printed."""
     done = subprocess.run(
-        [free_threaded_python, "-c", MEASURE, str(TASK)],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [python, "-c", MEASURE, str(TASK), *works], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def measured(free_threaded_python: str) -> dict:
+    return measure(free_threaded_python, "python", "sleeplock")
 
 
 def test_the_interpreter_is_free_threaded_and_keeps_the_gil_off(
@@ -100,14 +104,7 @@ def test_the_lock_still_serialises_the_threads(measured: dict) -> None:
 def test_with_the_gil_python_work_does_not_gain_from_threads() -> None:
     """The contrast, in this interpreter (which has the GIL): the same work gains nothing."""
     assert getattr(sys, "_is_gil_enabled", lambda: True)(), "the tests' own Python has no GIL"
-    done = subprocess.run(
-        [sys.executable, "-c", MEASURE.replace("sys._is_gil_enabled()", "True"), str(TASK)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    seconds = json.loads(done.stdout)["seconds"]
+    seconds = measure(sys.executable, "python")["seconds"]
     assert seconds["python threads"] / seconds["python sync"] > 0.9, seconds
 
 

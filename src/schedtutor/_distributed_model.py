@@ -135,8 +135,10 @@ def run_distributed(
     Without ``clock`` nothing is stolen, and the run notes whether a balance
     run could have stolen at any moment (if not, no clock changes the outcome).
     """
-    cluster = _Cluster(jobs, machine, workers, hop, task_cost, saturation, history or History())
-    cluster.looking = clock is None  # a plain run looks for a chance to steal
+    # a plain run (no clock) looks for a chance to steal as it goes
+    cluster = _Cluster(
+        jobs, machine, workers, hop, task_cost, saturation, history or History(), clock is None
+    )
     if clock is not None:
         machine.at(clock.first, cluster.balance, (clock, random.Random(clock.seed)))
     machine.at(start, cluster.submit, submission_order(jobs))
@@ -177,6 +179,7 @@ class _Cluster:
         task_cost: float,
         saturation: float,
         history: History,
+        looking: bool,
     ) -> None:
         self.jobs, self.machine, self.workers = jobs, machine, workers
         self.hop, self.task_cost, self.history = hop, task_cost, history
@@ -201,7 +204,7 @@ class _Cluster:
         self.unfinished = len(jobs)
         self.steals = 0
         self.could_steal = False
-        self.looking = False
+        self.looking = looking
 
     # -- placement -----------------------------------------------------------
 
@@ -250,16 +253,12 @@ class _Cluster:
             if not open_:
                 return
             _, i = heapq.heappop(self.queued)
-            self.send(
-                i,
-                min(
-                    open_,
-                    key=lambda w: (
-                        len(self.processing[w]) / len(self.workers[w]),
-                        self.set_order[w],
-                    ),
-                ),
-            )
+            self.send(i, min(open_, key=self.queue_objective))
+
+    def queue_objective(self, w: int) -> tuple[float, tuple[int, int]]:
+        """How the scheduler's queue picks among open workers: fewest tasks per thread,
+        then set order."""
+        return len(self.processing[w]) / len(self.workers[w]), self.set_order[w]
 
     def assign(self, i: int, w: int) -> None:
         self.processing[w].add(i)
