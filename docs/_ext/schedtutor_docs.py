@@ -376,6 +376,34 @@ c.IPKernelApp.log_level = "ERROR"  # no start-up chatter in the build log
 c.HistoryManager.enabled = False  # nothing to keep between builds
 """
 
+# ipykernel 7.4 races with itself at shutdown: the control thread that answered the
+# shutdown request flushes sys.stderr just as the main thread stops the IOPub thread,
+# and then waits for a flush that never comes -- until Jupyter, 2.5 s later, sends
+# SIGTERM.  It hit one or two of the eight notebooks of most builds.  Once the kernel
+# has agreed to shut down it has nothing more to say, so this startup file has it hand
+# the real streams back (as it does itself a moment later) before that flush.
+KERNEL_STARTUP = """\
+# Written by docs/_ext/schedtutor_docs.py: a kernel that shuts down at once.
+def _hand_back_streams_at_shutdown(kernel):
+    import sys
+
+    do_shutdown = kernel.do_shutdown
+
+    def shut_down(restart):
+        reply = do_shutdown(restart)
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        return reply
+
+    kernel.do_shutdown = shut_down
+
+
+_hand_back_streams_at_shutdown(get_ipython().kernel)
+del _hand_back_streams_at_shutdown
+"""
+
 
 def isolate_kernels() -> Path:
     """Point the notebook kernels at a fresh, temporary IPython profile.
@@ -383,12 +411,16 @@ def isolate_kernels() -> Path:
     The kernels that execute the notebooks inherit this process's environment.
     With ``IPYTHONDIR`` set to a temporary folder they ignore the user's own
     IPython profile (its start-up files could change what a notebook does) and
-    log only errors, so the build log carries no kernel start-up warnings.
+    log only errors, so the build log carries no kernel start-up warnings.  The
+    profile's one start-up file works around a race in ipykernel's shutdown
+    (see ``KERNEL_STARTUP``).
     """
     folder = Path(tempfile.mkdtemp(prefix="schedtutor-ipython-"))
     profile = folder / "profile_default"
     profile.mkdir()
     (profile / "ipython_kernel_config.py").write_text(KERNEL_CONFIG, encoding="utf-8")
+    (profile / "startup").mkdir()
+    (profile / "startup" / "shut-down-at-once.py").write_text(KERNEL_STARTUP, encoding="utf-8")
     os.environ["IPYTHONDIR"] = str(folder)
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
