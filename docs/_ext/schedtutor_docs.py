@@ -376,32 +376,48 @@ c.IPKernelApp.log_level = "ERROR"  # no start-up chatter in the build log
 c.HistoryManager.enabled = False  # nothing to keep between builds
 """
 
-# ipykernel 7.4 races with itself at shutdown: the control thread that answered the
-# shutdown request flushes sys.stderr just as the main thread stops the IOPub thread,
-# and then waits for a flush that never comes -- until Jupyter, 2.5 s later, sends
-# SIGTERM.  It hit one or two of the eight notebooks of most builds.  Once the kernel
-# has agreed to shut down it has nothing more to say, so this startup file has it hand
-# the real streams back (as it does itself a moment later) before that flush.
+# What keeps a kernel from exiting when the build is done with it, and what the
+# start-up file below does about each (without it, most builds lost 2.5 s on several
+# notebooks: Jupyter waits that long before it sends the kernel SIGTERM):
+# - multiprocessing's resource tracker, a helper process that the first spawned
+#   worker starts and that ignores SIGTERM: ipykernel signals its children again and
+#   again until they are gone.  Closing the tracker's pipe (what ``_stop`` does, and
+#   what the kernel's own exit would do) ends it at once.
+# - races in ipykernel 7.4: the control thread that answered the shutdown request
+#   goes on to flush sys.stderr and to publish its status just as the main thread
+#   stops the IOPub thread, and then waits for ever on a thread that is gone.  The
+#   flush raced in one kernel of four or eight: once the kernel has agreed to shut
+#   down it has nothing more to say, so it hands the real streams back (as it does
+#   itself a moment later).  The status raced in about one of 200: for that one, and
+#   any other hang, a kernel still alive a second after agreeing exits -- as
+#   Jupyter's SIGTERM would have ended it 1.5 s later, and as abruptly.
 KERNEL_STARTUP = """\
 # Written by docs/_ext/schedtutor_docs.py: a kernel that shuts down at once.
-def _hand_back_streams_at_shutdown(kernel):
+def _shut_down_at_once(kernel):
+    import os
     import sys
+    import threading
+    from multiprocessing import resource_tracker
 
     do_shutdown = kernel.do_shutdown
 
     def shut_down(restart):
         reply = do_shutdown(restart)
+        getattr(resource_tracker._resource_tracker, "_stop", lambda: None)()
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        backstop = threading.Timer(1.0, os._exit, (0,))
+        backstop.daemon = True
+        backstop.start()
         return reply
 
     kernel.do_shutdown = shut_down
 
 
-_hand_back_streams_at_shutdown(get_ipython().kernel)
-del _hand_back_streams_at_shutdown
+_shut_down_at_once(get_ipython().kernel)
+del _shut_down_at_once
 """
 
 
@@ -412,7 +428,7 @@ def isolate_kernels() -> Path:
     With ``IPYTHONDIR`` set to a temporary folder they ignore the user's own
     IPython profile (its start-up files could change what a notebook does) and
     log only errors, so the build log carries no kernel start-up warnings.  The
-    profile's one start-up file works around a race in ipykernel's shutdown
+    profile's one start-up file lets each kernel exit as soon as it is asked
     (see ``KERNEL_STARTUP``).
     """
     folder = Path(tempfile.mkdtemp(prefix="schedtutor-ipython-"))
