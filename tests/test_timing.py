@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import dask
@@ -16,6 +16,7 @@ import pytest
 
 from schedtutor import _work, compare, run, slow_arithmetic
 from schedtutor.ops import EXPECTED_RESULT
+from schedtutor.timing import fastest
 from tests.conftest import DELAY
 
 
@@ -129,3 +130,34 @@ class TestComparison:
         failing = slow_arithmetic(delay=0) / 0
         with pytest.raises(ZeroDivisionError, match="division by zero"):
             run(failing, scheduler, **options)
+
+
+class TestFastest:
+    """``fastest`` reruns only while even its fastest run is above ``good_enough``."""
+
+    @staticmethod
+    def measuring(*times: float) -> tuple[list[float], Callable[[], float]]:
+        done: list[float] = []
+        queue = iter(times)
+
+        def measure() -> float:
+            done.append(next(queue))
+            return done[-1]
+
+        return done, measure
+
+    def test_a_fast_enough_run_ends_it_after_at_least_runs(self) -> None:
+        done, measure = self.measuring(0.3, 0.2, 0.1, 0.1)
+        assert fastest(measure, at_least=2, good_enough=0.5, seconds=float) == 0.2
+        assert done == [0.3, 0.2]
+
+    def test_slow_runs_are_repeated_up_to_at_most(self) -> None:
+        done, measure = self.measuring(0.9, 0.8, 0.7, 0.6, 0.1)
+        assert fastest(measure, at_most=4, good_enough=0.5, seconds=float) == 0.6
+        assert done == [0.9, 0.8, 0.7, 0.6]
+
+    def test_it_keeps_the_fastest_run_itself(self) -> None:
+        """A Run or a Trace comes back whole; its ``seconds`` decide."""
+        runs = iter([run(slow_arithmetic(delay=0.02), "sync") for _ in range(2)])
+        kept = fastest(lambda: next(runs), at_least=2)
+        assert kept.result == EXPECTED_RESULT and kept.seconds > 0
