@@ -1,4 +1,5 @@
-"""The kernels that run the site's notebooks shut down as soon as they are asked.
+"""The kernels that run the site's notebooks: they shut down as soon as they are asked,
+and they talk to the build over Unix sockets.
 
 Two things kept a kernel waiting at shutdown until Jupyter sent SIGTERM 2.5 s
 later: multiprocessing's resource tracker, which the first spawned process starts
@@ -9,6 +10,9 @@ docs/_ext/schedtutor_docs.py gives the build's kernels a start-up file that deal
 with both.  This test starts kernels with that profile, as a build does, and asks
 each one to shut down after a cell that spawned a process and wrote to both
 streams.
+
+The build also has its kernels listen on Unix sockets instead of TCP ports that
+another process could take first (see ``kernels_on_unix_sockets``).
 """
 
 from __future__ import annotations
@@ -73,3 +77,47 @@ def test_the_build_kernels_exit_when_asked(tmp_path: Path) -> None:
     assert not hung, f"{len(hung)} of 20 kernels did not exit within 5 s: {hung}"
     # the start-up file cleans up after itself: a notebook sees only its own names
     assert set(lines) == {f"True '{' '.join(names)}'"}, lines
+
+
+#: Runs a notebook the way the build does (nbclient, through jupyter-cache) after
+#: the build's set-up, and prints what its kernel reports of its connection: the
+#: transport, and whether its five sockets are files, in one folder, named by an absolute path.
+KERNEL_SOCKETS = r"""
+import sys
+import nbformat
+from jupyter_cache.executors.utils import single_nb_execution
+
+sys.path.insert(0, sys.argv[1])
+import schedtutor_docs
+
+schedtutor_docs.kernels_on_unix_sockets(schedtutor_docs.isolate_kernels())
+notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+    "import os\n"
+    "from ipykernel.connect import get_connection_info\n"
+    "info = get_connection_info(unpack=True)\n"
+    "sockets = [f\"{info['ip']}-{info[name]}\" for name in info if name.endswith('_port')]\n"
+    "print(info['transport'], len(sockets), all(os.path.exists(s) for s in sockets),\n"
+    "      len({os.path.dirname(s) for s in sockets}), os.path.isabs(info['ip']))"
+)])
+result = single_nb_execution(notebook, cwd=".", timeout=120, allow_errors=False)
+assert result.err is None, result.err
+print(notebook.cells[0].outputs[0]["text"].strip())
+"""
+
+
+def test_the_build_kernels_talk_over_unix_sockets(tmp_path: Path) -> None:
+    """A build's kernel uses five Unix sockets of its own, not TCP ports chosen in advance.
+
+    jupyter_client picks TCP ports for a kernel before the kernel binds them, so
+    another process can take one in between (it did, in a parallel build).
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", KERNEL_SOCKETS, str(ROOT / "docs" / "_ext")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    # transport, sockets, all present, in one folder, named by an absolute path
+    assert done.stdout.strip() == "ipc 5 True 1 True", done.stdout

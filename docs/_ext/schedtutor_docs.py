@@ -29,7 +29,8 @@ A failing notebook
 
 The notebook kernels
     run with a temporary IPython profile of their own (see
-    :func:`isolate_kernels`).
+    :func:`isolate_kernels`), and talk to the build over Unix sockets instead
+    of TCP ports (see :func:`kernels_on_unix_sockets`).
 
 ``.ipynb`` downloads
     myst-nb writes each executed notebook to ``<outdir>/../jupyter_execute``;
@@ -50,6 +51,7 @@ import re
 import shutil
 import sys
 import tempfile
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -442,6 +444,49 @@ def isolate_kernels() -> Path:
     return folder
 
 
+def kernels_on_unix_sockets(folder: Path) -> None:
+    """Have the notebooks' kernels talk to the build over Unix sockets, not TCP ports.
+
+    jupyter_client picks a kernel's five TCP ports by binding to port 0 and
+    closing the socket again, and the kernel binds them a moment later.  Anything
+    else on the machine can take one of them in between: a kernel starting at
+    the same time in the other process of a parallel build, or a Dask cluster of
+    the notebook running beside it.  The kernel then fails to bind ("Address
+    already in use") or two kernels cross their messages (jupyter_client issue
+    487; one parallel build in three met it here).  A Unix socket is a file
+    named after its kernel, so nothing else can take it.
+
+    nbclient makes the kernel manager of each notebook from its
+    ``kernel_manager_class``; the default becomes a subclass of jupyter_client's
+    own that says ``transport = "ipc"`` and puts the sockets in ``folder``.
+    Where Unix sockets do not exist (Windows), kernels keep TCP: Sphinx builds
+    serially there.
+    """
+    if os.name != "posix":
+        return
+    from jupyter_client import AsyncKernelManager
+    from nbclient import NotebookClient
+    from traitlets import default
+
+    class UnixSocketKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        """A kernel manager whose kernel listens on Unix sockets of its own."""
+
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            # the sockets are this path plus "-1" ... "-5"; short, for macOS's limit
+            return str(folder / f"kernel-{uuid.uuid4().hex[:8]}")
+
+    def _kernel_manager_class_default(client: NotebookClient) -> type:
+        return UnixSocketKernelManager
+
+    # traitlets looks a dynamic default up by this name on the class itself.
+    NotebookClient._kernel_manager_class_default = _kernel_manager_class_default
+
+
 def require_dot() -> None:
     """Stop the build in one line, before anything runs, if graphviz's ``dot`` is missing.
 
@@ -459,7 +504,7 @@ def require_dot() -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     """Check for graphviz; register the directives and hooks; isolate the kernels."""
     require_dot()
-    isolate_kernels()
+    kernels_on_unix_sockets(isolate_kernels())
     app.add_directive("schedtutor-cli", CliDirective)
     app.add_directive("schedtutor-api", ApiDirective)
     app.connect("missing-reference", resolve_public_name)
