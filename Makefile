@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make docs   build the site into _build/html (creates .venv, installs what it needs)
 #   make test   run the test suite in the same environment
-# Fast mode: SCHEDTUTOR_DELAY=0.2 make docs.  Cache mode: SCHEDTUTOR_EXECUTION=cache make docs.
+# Fast mode: SCHEDTUTOR_DELAY=0.2 make docs (two jobs).  Cache mode: SCHEDTUTOR_EXECUTION=cache make docs.
 #   make free-threaded   a free-threaded CPython in .venv-ft, for lesson 3 (both targets use it)
 
 PYTHON ?= python3
@@ -48,9 +48,12 @@ free-threaded-if-possible:
 # runs again and no page keeps numbers from an older build.  Cache mode leaves -E out:
 # Sphinx re-reads only changed pages and myst-nb re-runs only notebooks whose code
 # changed, so a rebuild with nothing changed reads nothing.
-# JOBS=2 (or auto) reads pages, and runs notebooks, in parallel processes: quicker,
-# but CPU-bound lessons then share the CPUs with each other; publish from JOBS=1.
-JOBS  ?= 1
+# JOBS: how many processes read the pages and run the notebooks (sphinx-build -j N).
+# 1 by default; 2 in fast mode (SCHEDTUTOR_DELAY below 0.5 s: schedtutor.ops.fast_mode).
+# In parallel a notebook that times CPU-bound work still runs alone, while the others
+# run side by side and share the CPUs (docs/_ext/parallel_notebooks.py): publish from
+# a serial build.
+JOBS  ?= $(shell $(PY) -c 'from schedtutor.ops import fast_mode; print(2 if fast_mode() else 1)' 2>/dev/null || echo 1)
 FRESH := $(if $(filter cache,$(shell echo '$(SCHEDTUTOR_EXECUTION)' | tr A-Z a-z)),,-E)
 docs: $(STAMP) dot free-threaded-if-possible
 	@echo "make: building the site: $${SCHEDTUTOR_DELAY:-1.0} s per slow op, notebooks executed in '$${SCHEDTUTOR_EXECUTION:-force}' mode, $(JOBS) job(s)"

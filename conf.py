@@ -39,7 +39,6 @@ import warnings
 from datetime import UTC, datetime
 from importlib.metadata import version as _version
 from pathlib import Path
-from typing import Any
 
 from sphinx.errors import ConfigError
 
@@ -68,6 +67,9 @@ extensions = [
     # docs/_ext: the CLI and API directives, .ipynb downloads, a one-line stop when
     # graphviz's `dot` is missing or a notebook fails
     "schedtutor_docs",
+    # docs/_ext: in a parallel build (-j N), a notebook that times CPU-bound work runs
+    # alone, and those that mostly sleep run side by side
+    "parallel_notebooks",
 ]
 
 exclude_patterns = ["_build", "_ext", "_conventions.md", "**/.ipynb_checkpoints"]
@@ -131,43 +133,3 @@ html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", "")
 
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
-
-
-# -- Parallel builds ------------------------------------------------------------------
-# With -j N, Sphinx reads the pages in N or more contiguous chunks, one process per
-# chunk, and myst-nb runs a chunk's notebooks one after the other.  Sorted by name,
-# the tutorials all land in the same chunk and run serially anyway; so before a
-# parallel read, spread the executed notebooks over the chunks that start first,
-# heaviest first onto the least loaded (weight: the source's size, a rough proxy
-# for how long it runs).  A serial build reads in the usual order.
-def _spread_notebooks(app: Any, env: Any, docnames: list[str]) -> None:
-    from sphinx.util.parallel import make_chunks
-
-    if app.parallel <= 1 or len(docnames) < 2:
-        return
-    sizes = [len(chunk) for chunk in make_chunks(docnames, app.parallel)]
-    workers = min(app.parallel, len(sizes))
-
-    def weight(docname: str) -> int:
-        source = Path(env.doc2path(docname))
-        text = source.read_text(encoding="utf-8") if source.suffix == ".md" else ""
-        return len(text) if "\nkernelspec:" in text else 0
-
-    notebooks = sorted((d for d in docnames if weight(d)), key=weight, reverse=True)
-    others = [d for d in docnames if not weight(d)]
-    chunks: list[list[str]] = [[] for _ in sizes]
-    load = [0] * len(sizes)
-    for docname in notebooks:
-        free = [k for k in range(len(sizes)) if len(chunks[k]) < sizes[k]]
-        i = min([k for k in free if k < workers] or free, key=lambda k: (load[k], k))
-        chunks[i].append(docname)
-        load[i] += weight(docname)
-    for i, size in enumerate(sizes):
-        while len(chunks[i]) < size:
-            chunks[i].append(others.pop(0))
-    docnames[:] = [d for chunk in chunks for d in chunk]
-
-
-def setup(app: Any) -> None:
-    """Spread the notebooks over the parallel read processes (see above)."""
-    app.connect("env-before-read-docs", _spread_notebooks)

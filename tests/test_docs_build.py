@@ -16,6 +16,7 @@ import re
 import shlex
 import socket
 import sys
+from itertools import combinations
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ from schedtutor.__main__ import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+sys.path.insert(0, str(DOCS / "_ext"))
+from parallel_notebooks import runs_alone  # noqa: E402
+
 TUTORIALS = sorted((DOCS / "tutorials").glob("[0-9][0-9]-*.md"))
 
 #: A number followed by a unit of time: what a hand-typed timing looks like.
@@ -255,6 +259,30 @@ class TestBuiltSite:
             row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{tutorial.stem}.*?</tr>", table, re.S)
             assert row, tutorial.stem
             assert "✅" in row.group(0) and re.search(r"\d+\.\d+", row.group(0)), row.group(0)
+
+    def test_notebooks_that_time_cpu_work_ran_alone(self, built_site: Path) -> None:
+        """In the two-process build, no page was read while a runs-alone notebook ran.
+
+        docs/_ext/parallel_notebooks.py logs each page's turn: the page, ``alone``
+        or ``shared``, and when it took and gave back the lock.
+        """
+        log = built_site.parent / "doctrees" / "notebook-turns.log"
+        turns = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
+        spans = {page: (kind, float(start), float(end)) for page, kind, start, end in turns}
+        pages = {p.relative_to(DOCS).with_suffix("").as_posix(): p for p in DOCS.rglob("*.md")}
+        asked = {page for page, path in pages.items() if runs_alone(path.read_text("utf-8"))}
+        assert asked >= {"tutorials/03-threads-locks-gil", "tutorials/06-overhead"}, asked
+        assert {page for page, (kind, *_) in spans.items() if kind == "alone"} == asked
+        beside = [
+            (page, other)
+            for page in asked
+            for other, (_, start, end) in spans.items()
+            if other != page and start < spans[page][2] and spans[page][1] < end
+        ]
+        assert not beside, f"pages read beside a notebook that runs alone: {beside}"
+        # ...and the build did read in parallel: two notebooks that share ran side by side
+        shared = [(s, e) for page, (kind, s, e) in spans.items() if kind == "shared"]
+        assert any(s1 < e2 and s2 < e1 for (s1, e1), (s2, e2) in combinations(shared, 2))
 
     def test_nothing_local_is_published(self, built_site: Path) -> None:
         """No page, source or notebook holds a local path, the host name or the user name."""
