@@ -52,10 +52,11 @@ free-threaded-if-possible:
 # 1 by default; 2 in fast mode (SCHEDTUTOR_DELAY below 0.5 s: schedtutor.ops.fast_mode).
 # In parallel a notebook that times CPU-bound work still runs alone, while the others
 # run side by side and share the CPUs (docs/_ext/parallel_notebooks.py): publish from
-# a serial build.
+# a serial build.  The recipe's first line asks Python once; the others reuse the answer.
 JOBS  ?= $(shell $(PY) -c 'from schedtutor.ops import fast_mode; print(2 if fast_mode() else 1)' 2>/dev/null || echo 1)
 FRESH := $(if $(filter cache,$(shell echo '$(SCHEDTUTOR_EXECUTION)' | tr A-Z a-z)),,-E)
 docs: $(STAMP) dot free-threaded-if-possible
+	$(eval JOBS := $(JOBS))
 	@echo "make: building the site: $${SCHEDTUTOR_DELAY:-1.0} s per slow op, notebooks executed in '$${SCHEDTUTOR_EXECUTION:-force}' mode, $(JOBS) job(s)"
 	$(PY) -m sphinx $(FRESH) -j $(JOBS) $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
 	@echo "make: notebook run times and status: $(HTML)/reference/execution.html"

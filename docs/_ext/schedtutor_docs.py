@@ -468,7 +468,7 @@ def kernels_on_unix_sockets(folder: Path) -> None:
     from nbclient import NotebookClient
     from traitlets import default
 
-    class UnixSocketKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class UnixSocketKernelManager(AsyncKernelManager):
         """A kernel manager whose kernel listens on Unix sockets of its own."""
 
         @default("transport")
