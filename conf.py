@@ -42,6 +42,8 @@ from pathlib import Path
 
 from sphinx.errors import ConfigError
 
+from schedtutor import settings
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "docs" / "_ext"))
 
@@ -81,21 +83,19 @@ myst_heading_anchors = 3
 # Notebooks run in a temporary folder, against the library as installed: on Read
 # the Docs that is a wheel in site-packages, not this checkout.  The "How fast is
 # this?" page reads the committed benchmark results, so tell it where they are.
-os.environ["SCHEDTUTOR_BENCHMARKS"] = str(Path(__file__).resolve().parent / "benchmarks")
+os.environ[settings.BENCHMARKS] = str(HERE / "benchmarks")
 
 # Lesson 3 runs its four tasks once more in a free-threaded interpreter: the one
 # SCHEDTUTOR_FREE_THREADED_PYTHON names, or else the one `make free-threaded` put in
 # .venv-ft/.  With neither, the lesson says it had none to measure.
 _FREE_THREADED_PYTHON = HERE / ".venv-ft" / "bin" / "python"
-if not os.environ.get("SCHEDTUTOR_FREE_THREADED_PYTHON") and _FREE_THREADED_PYTHON.exists():
-    os.environ["SCHEDTUTOR_FREE_THREADED_PYTHON"] = str(_FREE_THREADED_PYTHON)
+if not settings.free_threaded_python() and _FREE_THREADED_PYTHON.exists():
+    os.environ[settings.FREE_THREADED_PYTHON] = str(_FREE_THREADED_PYTHON)
 
-_EXECUTION = os.environ.get("SCHEDTUTOR_EXECUTION", "").strip().lower() or "force"
-if _EXECUTION not in ("force", "cache"):
-    raise ConfigError(
-        f"SCHEDTUTOR_EXECUTION must be 'force' (the default) or 'cache', got {_EXECUTION!r}"
-    )
-nb_execution_mode = _EXECUTION
+try:
+    nb_execution_mode = settings.execution_mode()
+except ValueError as error:
+    raise ConfigError(str(error)) from None
 nb_execution_raise_on_error = True  # a failing cell fails the build...
 nb_execution_allow_errors = False  # ...unless it is tagged raises-exception
 nb_execution_timeout = 900  # seconds per cell: the timing cells sleep a lot at 1 s per op

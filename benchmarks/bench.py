@@ -49,6 +49,7 @@ from dask.base import compute
 from dask.delayed import Delayed, delayed
 
 import schedtutor
+from schedtutor import settings
 from schedtutor.environment import environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -389,7 +390,7 @@ def failed(figure: str, error: BuildFailed, target: str) -> Row:
 
 def bench_site(jobs: int) -> Iterator[Row]:
     """The site build against its sleep floor: serial, parallel, and a cached rebuild."""
-    base = {"SCHEDTUTOR_DELAY": os.environ.get("SCHEDTUTOR_DELAY", "1.0")}
+    base = {settings.DELAY: str(settings.delay())}
     with tempfile.TemporaryDirectory(prefix="schedtutor-site-") as folder:
         log = Path(folder) / "work.log"
         try:
@@ -518,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "date": stamp["utc"],
         "machine": machine(),
-        "delay": float(os.environ.get("SCHEDTUTOR_DELAY", "1.0")),
+        "delay": settings.delay(),
         "environment": stamp,
         "sections": sections,
         "rows": rows,

@@ -25,14 +25,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import dask
-from dask._task_spec import Alias, DataNode, Task, _execute_subgraph
 from dask.delayed import Delayed
 from dask.order import order
 from dask.utils import key_split
 
 from schedtutor import _work
+from schedtutor._base import materialize
+from schedtutor._compat import Alias, DataNode, Task, fused_subgraph
 from schedtutor._simulate import Job, Segment
-from schedtutor.trace import materialize
 
 KINDS = {"sleeplock": "lock", "sleep": "sleep", "python": "python", "numpy": "numpy"}
 """The simulation's kind of segment for each kind of work of :data:`schedtutor.ops.WORK_KINDS`."""
@@ -109,8 +109,8 @@ def segments(node: Any, table: Mapping[Any, float] | None, kind: str) -> list[Se
     if found is not None and isinstance(node, Task):
         known = op(node)
         return [(node.key, float(found), known[1] if known else kind)]
-    if isinstance(node, Task) and node.func is _execute_subgraph:
-        inner = node.args[0]
+    inner = fused_subgraph(node)
+    if inner is not None:
         priority = order(inner)
         return [
             s

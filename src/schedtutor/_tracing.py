@@ -38,8 +38,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dask._task_spec import GraphNode, Task
-
+from schedtutor._compat import GraphNode, Task, with_function
 from schedtutor.sleeplock import lock_wait
 
 Record = tuple[int, str, int, float, float, float]
@@ -127,24 +126,10 @@ def instrument(
     keys: list[Any] = []
     for key, node in dsk.items():
         if isinstance(node, Task):
-            node = _rewrapped(node, Traced(node.func, len(keys), trace_id, sink, out, folder))
+            node = with_function(node, Traced(node.func, len(keys), trace_id, sink, out, folder))
             keys.append(key)
         graph[key] = node
     return graph, keys
-
-
-_TASK_SLOTS = Task.get_all_slots()
-
-
-def _rewrapped(node: Task, wrapper: Traced) -> Task:
-    """Return a copy of ``node`` that calls ``wrapper`` instead of its function."""
-    if type(node) is not Task:  # a container subclass: rebuild it through the constructor
-        return Task(node.key, wrapper, *node.args, _data_producer=node.data_producer, **node.kwargs)
-    copy: Task = object.__new__(Task)
-    for slot in _TASK_SLOTS:  # three times cheaper than Task(...), which re-derives the edges
-        setattr(copy, slot, getattr(node, slot))
-    copy.func, copy._token, copy._repr, copy._is_coro = wrapper, None, None, None
-    return copy
 
 
 def read_spool(folder: str | Path) -> list[Record]:

@@ -12,12 +12,11 @@ task keys, so a task graph reads ``add-3f2a...`` rather than ``_add-...``.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 
-from schedtutor import sleeplock
+from schedtutor import settings, sleeplock
 
 #: Kinds of work a slow op can do, with what each does to the GIL.
 WORK_KINDS: dict[str, str] = {
@@ -28,9 +27,6 @@ WORK_KINDS: dict[str, str] = {
 }
 
 _NUMPY_SIZE = 1 << 18
-
-WORK_LOG_VARIABLE = "SCHEDTUTOR_WORK_LOG"
-"""If set, the path of a file each task appends its deliberate work to (for the benchmarks)."""
 
 
 def do_work(seconds: float, work: str) -> None:
@@ -43,7 +39,7 @@ def do_work(seconds: float, work: str) -> None:
     if seconds <= 0:
         return
     _do_work(seconds, work)
-    log = os.environ.get(WORK_LOG_VARIABLE)
+    log = settings.work_log()
     if log:
         _log_work(log, seconds, work)
 

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path, PurePath
 from typing import Any
 
-from schedtutor.timing import check_collection
+from schedtutor._base import check_collection
 
 __all__ = ["COLORS", "FORMATS", "draw_graph"]
 

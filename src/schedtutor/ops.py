@@ -26,12 +26,11 @@ fast documentation build use it).
 from __future__ import annotations
 
 import math
-import os
 from numbers import Real
 
 from dask.delayed import Delayed, delayed
 
-from schedtutor import _work
+from schedtutor import _work, settings
 from schedtutor._work import WORK_KINDS
 
 __all__ = [
@@ -50,8 +49,6 @@ __all__ = [
 
 DEFAULT_DELAY = 1.0
 """Seconds each op works when neither ``delay`` nor ``SCHEDTUTOR_DELAY`` is given."""
-
-DELAY_VARIABLE = "SCHEDTUTOR_DELAY"
 
 FAST_MODE_BELOW = 0.5
 """A delay under this many seconds asks for the site's fast build (see :func:`fast_mode`)."""
@@ -100,16 +97,7 @@ def default_delay() -> float:
     >>> default_delay()
     1.0
     """
-    raw = os.environ.get(DELAY_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_DELAY
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(
-            f"{DELAY_VARIABLE} must be a finite number of seconds >= 0, got {raw!r}"
-        ) from None
-    return check_delay(value, DELAY_VARIABLE)
+    return settings.delay(DEFAULT_DELAY)
 
 
 def fast_mode(delay: float | None = None) -> bool:

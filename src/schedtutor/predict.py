@@ -112,10 +112,10 @@ import psutil
 from dask.system import CPU_COUNT
 from dask.utils import key_split
 
-from schedtutor import _distributed_model, _model, _simulate, _work
+from schedtutor import _compat, _distributed_model, _model, _simulate, _work
+from schedtutor._base import check_collection, label
 from schedtutor.ops import check_work
 from schedtutor.schedulers import check_options, open_scheduler
-from schedtutor.timing import check_collection, label
 from schedtutor.trace import TaskSpan, Trace, overlap, trace
 
 __all__ = ["DEFAULT_COSTS", "Costs", "Prediction", "calibrate", "critical_path", "predict"]
@@ -395,31 +395,11 @@ def _scheduler_history(
 ) -> _distributed_model.History:
     """Read what a running scheduler knows; ``fresh`` where it cannot be read."""
 
-    def read(
-        dask_scheduler: Any,
-    ) -> tuple[int, dict[str, float], float, tuple[int, ...], float | None]:
-        known = {
-            name: prefix.duration_average
-            for name, prefix in dask_scheduler.task_prefixes.items()
-            if prefix.duration_average >= 0
-        }
-        stealing = dask_scheduler.extensions.get("stealing")
-        every = getattr(stealing, "_callback_time", None) if stealing is not None else None
-        hashes = tuple(hash(ws) for _, ws in sorted(dask_scheduler.workers.items()))
-        unknown = dask_scheduler.UNKNOWN_TASK_DURATION
-        return dask_scheduler.n_tasks, known, unknown, hashes, every
-
     try:
-        placed, known, unknown, hashes, every = client.run_on_scheduler(read)
+        state = _compat.scheduler_state(client)
     except Exception:  # a scheduler that does not run our code: as if new
         return fresh
-    return _distributed_model.History(
-        int(placed),
-        dict(known),
-        float(unknown),
-        tuple(int(h) for h in hashes),
-        None if every is None else float(every),
-    )
+    return _distributed_model.History(*state)
 
 
 def critical_path(obj: Any, durations: Trace | Mapping[Any, float] | None = None) -> float:

@@ -73,7 +73,7 @@ from typing import Any
 import dask
 from dask.base import compute as dask_compute
 
-from schedtutor import _worker_setup
+from schedtutor import _compat, _worker_setup
 
 __all__ = [
     "CANONICAL",
@@ -342,11 +342,7 @@ async def _handshake(address: str, timeout: float) -> None:
     never answers -- a dashboard, a web server, a stuck process -- hangs a
     ``Client`` for ever.  This probe bounds both and closes what it opened.
     """
-    from distributed.comm.addressing import parse_address
-    from distributed.comm.registry import get_backend
-
-    scheme, location = parse_address(address)
-    connector = get_backend(scheme).get_connector()
+    connector, location = _compat.connector_for(address)
     deadline = time.monotonic() + timeout
     # Retry a refused connection, as Dask does, until a margin before the outer
     # deadline: a refusal is then reported as one even on a machine slow to wake us.

@@ -28,16 +28,15 @@ from __future__ import annotations
 import functools
 import html
 import math
-import reprlib
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from dask.base import is_dask_collection
 from dask.delayed import delayed
 
+from schedtutor._base import check_collection, label
 from schedtutor.schedulers import Scheduler, check_options, open_scheduler
 
 __all__ = [
@@ -56,27 +55,6 @@ T = TypeVar("T")
 
 Config = tuple[str, dict[str, Any]]
 """A scheduler configuration: canonical name and options."""
-
-
-def check_collection(obj: object) -> None:
-    """Raise ``TypeError`` unless ``obj`` is a Dask collection."""
-    if not is_dask_collection(obj):
-        raise TypeError(
-            f"expected a Dask collection (a Delayed, dask array, dataframe or bag), "
-            f"got {type(obj).__name__}: {reprlib.repr(obj)}"
-        )
-
-
-def label(scheduler: str, options: Mapping[str, Any]) -> str:
-    """Return a short readable label for a configuration.
-
-    >>> label("processes", {"chunksize": 1})
-    'processes (chunksize=1)'
-    """
-    shown = {k: v for k, v in options.items() if k != "client"}
-    if not shown:
-        return scheduler
-    return f"{scheduler} ({', '.join(f'{k}={v}' for k, v in shown.items())})"
 
 
 @dataclass(frozen=True)

@@ -75,14 +75,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from dask.base import collections_to_expr
-from dask.core import flatten
 from dask.delayed import Delayed
-from dask.utils import ensure_dict, key_split
+from dask.utils import key_split
 
 from schedtutor import _tracing
+from schedtutor._base import check_collection, label, materialize
 from schedtutor.schedulers import Scheduler, open_scheduler
-from schedtutor.timing import check_collection, label
 
 __all__ = ["TaskSpan", "Trace", "materialize", "overlap", "trace"]
 
@@ -198,26 +196,6 @@ class Trace:
 
 def _by_start(span: TaskSpan) -> tuple[float, float]:
     return (span.start, span.end)
-
-
-def materialize(obj: Any, optimize_graph: bool = True) -> tuple[dict[Any, Any], list[Any]]:
-    """Return the task graph ``dask.compute`` would run for ``obj``, and its output keys.
-
-    >>> from schedtutor import slow_arithmetic
-    >>> graph, keys = materialize(slow_arithmetic(delay=0))
-    >>> len(graph), [key.split("-")[0] for key in keys]
-    (4, ['div'])
-    """
-    from dask._expr import FinalizeCompute
-    from dask._task_spec import GraphNode, convert_legacy_graph
-
-    check_collection(obj)
-    expr = FinalizeCompute(collections_to_expr([obj], optimize_graph)).optimize()
-    keys = list(flatten(expr.__dask_keys__()))
-    dsk = ensure_dict(expr.__dask_graph__())
-    if not all(isinstance(node, GraphNode) for node in dsk.values()):
-        dsk = convert_legacy_graph(dsk)
-    return dsk, keys
 
 
 def trace(obj: Any, scheduler: str = "threads", **options: Any) -> Trace:

@@ -1,0 +1,60 @@
+"""What several modules of the library need: is it a collection, what is it called, its graph.
+
+Timing, tracing, drawing and predicting all start the same way: they refuse
+anything that is not a Dask collection, name a scheduler configuration for a
+reader (``processes (chunksize=1)``), and -- tracing and predicting -- ask
+for the task graph ``dask.compute`` would run.  Those three things live
+here, once; the public modules re-export the names a reader may want
+(:func:`schedtutor.timing.label`, :func:`schedtutor.trace.materialize`).
+"""
+
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Mapping
+from typing import Any
+
+from dask.base import is_dask_collection
+
+from schedtutor import _compat
+
+__all__ = ["check_collection", "label", "materialize"]
+
+
+def check_collection(obj: object) -> None:
+    """Raise ``TypeError`` unless ``obj`` is a Dask collection.
+
+    >>> check_collection(5)
+    Traceback (most recent call last):
+    ...
+    TypeError: expected a Dask collection (a Delayed, dask array, dataframe or bag), got int: 5
+    """
+    if not is_dask_collection(obj):
+        raise TypeError(
+            f"expected a Dask collection (a Delayed, dask array, dataframe or bag), "
+            f"got {type(obj).__name__}: {reprlib.repr(obj)}"
+        )
+
+
+def label(scheduler: str, options: Mapping[str, Any]) -> str:
+    """Return a short readable label for a configuration.
+
+    >>> label("processes", {"chunksize": 1})
+    'processes (chunksize=1)'
+    """
+    shown = {k: v for k, v in options.items() if k != "client"}
+    if not shown:
+        return scheduler
+    return f"{scheduler} ({', '.join(f'{k}={v}' for k, v in shown.items())})"
+
+
+def materialize(obj: Any, optimize_graph: bool = True) -> tuple[dict[Any, Any], list[Any]]:
+    """Return the task graph ``dask.compute`` would run for ``obj``, and its output keys.
+
+    >>> from schedtutor import slow_arithmetic
+    >>> graph, keys = materialize(slow_arithmetic(delay=0))
+    >>> len(graph), [key.split("-")[0] for key in keys]
+    (4, ['div'])
+    """
+    check_collection(obj)
+    return _compat.computed_graph(obj, optimize_graph)
