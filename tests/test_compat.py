@@ -8,6 +8,7 @@ instead of a trace or a prediction going wrong somewhere deep.
 from __future__ import annotations
 
 import operator
+import time
 
 import dask
 import dask.array as da
@@ -74,7 +75,7 @@ class TestFusedSubgraph:
 
     def test_a_plain_task_has_no_inner_graph(self) -> None:
         """A task that was not fused is not mistaken for one."""
-        dsk, keys = _compat.computed_graph(slow_arithmetic(delay=0))
+        dsk, _ = _compat.computed_graph(slow_arithmetic(delay=0))
         assert all(_compat.fused_subgraph(node) is None for node in dsk.values())
 
 
@@ -93,6 +94,23 @@ class TestSchedulerState:
         assert len(after.worker_hashes) == 2
         assert after.unknown_duration > 0
         assert after.steal_every == pytest.approx(interval)
+
+    def test_when_stealing_runs_next_can_be_read(self) -> None:
+        """The stealing balance's next run is within one interval, and comes round again.
+
+        Read twice, a third of an interval apart: the second reading is a third
+        of an interval earlier on the same clock, or one interval later if a run
+        came in between.
+        """
+        with local_cluster(n_workers=2, processes=False) as client:
+            first = _compat.scheduler_state(client)
+            time.sleep(first.steal_every / 3)
+            second = _compat.scheduler_state(client)
+        every = first.steal_every
+        assert first.steal_next is not None and second.steal_next is not None
+        assert 0 <= first.steal_next <= every and 0 <= second.steal_next <= every
+        moved = (first.steal_next - second.steal_next) % every
+        assert moved == pytest.approx(every / 3, abs=0.05), (first, second)
 
 
 class TestConnector:

@@ -49,7 +49,7 @@ def _stealable() -> tuple[Delayed, Prediction]:
 
 
 def _simulate(graph: Delayed, clock: _distributed_model.StealClock | None) -> Any:
-    jobs = _model.jobs(_model.graph(graph, "distributed"), None, "sleep")
+    jobs = _model.jobs(_model.graph(graph, "distributed"), None, _model.Kinds())
     return _distributed_model.run_distributed(
         jobs,
         Machine([0, 0], 2),

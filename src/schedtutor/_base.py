@@ -6,19 +6,24 @@ reader (``processes (chunksize=1)``), and -- tracing and predicting -- ask
 for the task graph ``dask.compute`` would run.  Those three things live
 here, once; the public modules re-export the names a reader may want
 (:func:`schedtutor.timing.label`, :func:`schedtutor.trace.materialize`).
+Tracing and predicting also build a record or more per task, by the hundred
+thousand on a large graph, with Python's cyclic garbage collector paused
+(:func:`gc_paused`).
 """
 
 from __future__ import annotations
 
+import gc
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from dask.base import is_dask_collection
 
 from schedtutor import _compat
 
-__all__ = ["check_collection", "label", "materialize"]
+__all__ = ["check_collection", "gc_paused", "label", "materialize"]
 
 
 def check_collection(obj: object) -> None:
@@ -57,4 +62,32 @@ def materialize(obj: Any, optimize_graph: bool = True) -> tuple[dict[Any, Any], 
     (4, ['div'])
     """
     check_collection(obj)
-    return _compat.computed_graph(obj, optimize_graph)
+    with gc_paused():
+        return _compat.computed_graph(obj, optimize_graph)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block (if it was running).
+
+    Building hundreds of thousands of small objects that all stay alive -- a
+    graph's jobs, a simulation's events, a trace's spans -- makes the
+    collector scan every live object again and again: it took 40 % of a
+    prediction's time on 100 000 tasks, and made its cost per task grow with
+    the graph (5 µs per task at 10 000 tasks, 26 µs at 100 000).  Nothing
+    built in such a block is garbage in a cycle that must go at once: the
+    collector catches up when it runs again.  Reference counting frees the
+    rest meanwhile, as always.
+
+    >>> with gc_paused():
+    ...     gc.isenabled()
+    False
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -27,7 +27,10 @@ The assumptions, as read in dask and distributed 2026.8:
 * A ``distributed.Scheduler`` has ``n_tasks``, ``task_prefixes`` (each with
   ``duration_average``, negative when unknown), ``workers`` (address to
   ``WorkerState``), ``UNKNOWN_TASK_DURATION``, and in ``extensions["stealing"]``
-  a ``WorkStealing`` whose ``_callback_time`` is its interval in seconds.
+  a ``WorkStealing`` whose ``_callback_time`` is its interval in seconds; its
+  balance runs from ``periodic_callbacks["stealing"]``, a tornado
+  ``PeriodicCallback`` whose ``_next_timeout`` is when it runs next, on its
+  ``io_loop``'s clock.
 * ``distributed.comm``: ``parse_address``, ``get_backend(scheme).get_connector()``
   and a comm's ``handshake_info()`` are what ``distributed.comm.connect`` uses
   for its handshake.
@@ -113,6 +116,8 @@ class SchedulerState(NamedTuple):
     unknown_duration: float
     worker_hashes: tuple[int, ...]
     steal_every: float | None
+    steal_next: float | None = None
+    """Seconds from the reading to the stealing balance's next run (None: not running)."""
 
 
 def scheduler_state(client: Any) -> SchedulerState:
@@ -124,7 +129,7 @@ def scheduler_state(client: Any) -> SchedulerState:
 
     def read(
         dask_scheduler: Any,
-    ) -> tuple[int, dict[str, float], float, tuple[int, ...], float | None]:
+    ) -> tuple[int, dict[str, float], float, tuple[int, ...], float | None, float | None]:
         known = {
             name: prefix.duration_average
             for name, prefix in dask_scheduler.task_prefixes.items()
@@ -134,15 +139,20 @@ def scheduler_state(client: Any) -> SchedulerState:
         every = getattr(stealing, "_callback_time", None) if stealing is not None else None
         hashes = tuple(hash(ws) for _, ws in sorted(dask_scheduler.workers.items()))
         unknown = dask_scheduler.UNKNOWN_TASK_DURATION
-        return dask_scheduler.n_tasks, known, unknown, hashes, every
+        balance = dask_scheduler.periodic_callbacks.get("stealing")
+        upcoming = getattr(balance, "_next_timeout", None)
+        running = balance is not None and balance.is_running() and upcoming is not None
+        following = upcoming - balance.io_loop.time() if running else None
+        return dask_scheduler.n_tasks, known, unknown, hashes, every, following
 
-    placed, known, unknown, hashes, every = client.run_on_scheduler(read)
+    placed, known, unknown, hashes, every, following = client.run_on_scheduler(read)
     return SchedulerState(
         int(placed),
         dict(known),
         float(unknown),
         tuple(int(h) for h in hashes),
         None if every is None else float(every),
+        None if following is None else float(following),
     )
 
 

@@ -11,8 +11,9 @@ per original task inside it (several when Dask fused tasks together).
 Where the seconds come from: a library op (``schedtutor._work.OPS``, or
 ``do_work``) carries its ``delay`` and kind of work in its arguments; any
 other task's seconds come from the ``durations`` table, its kind from the
-caller's default.  An alias runs no work: a zero-second segment without a key
-(the scheduler hands it out like a task, but a trace has no span for it).  Keys are
+caller's :class:`Kinds` (one for all, or one per task name).  An alias runs
+no work: a zero-second segment without a key (the scheduler hands it out
+like a task, but a trace has no span for it).  Keys are
 looked up by :func:`stable_key`: the finalising task Dask adds to a collection
 such as an array (``finalize-hlgfinalizecompute-<uuid>``) gets a new random
 name at every compute, so a trace and a prediction name it differently.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import dask
@@ -38,6 +40,27 @@ KINDS = {"sleeplock": "lock", "sleep": "sleep", "python": "python", "numpy": "nu
 """The simulation's kind of segment for each kind of work of :data:`schedtutor.ops.WORK_KINDS`."""
 
 _OP_FUNCS = frozenset(_work.OPS.values())
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """The simulation's kind of segment for the tasks that are not library ops.
+
+    >>> Kinds("sleep", {"crunch": "python"}).of("crunch-1f2e")
+    'python'
+    """
+
+    default: str = "sleep"
+    by_name: Mapping[str, str] = field(default_factory=dict)
+    """A kind per task name (a key's prefix, :func:`dask.utils.key_split`)."""
+
+    def of(self, key: Any) -> str:
+        """Return the kind of the task ``key``."""
+        if not self.by_name:
+            return self.default
+        return self.by_name.get(key_split(key), self.default)
+
+
 _FINALIZE = re.compile(r"finalize-hlgfinalizecompute-[0-9a-f]{32}")
 
 
@@ -78,7 +101,7 @@ def graph(obj: Any, scheduler: str, optimize_graph: bool = True) -> dict[Any, An
     return {key: node for key, node in dsk.items() if key in needed}
 
 
-def jobs(dsk: Mapping[Any, Any], table: Mapping[Any, float] | None, kind: str) -> list[Job]:
+def jobs(dsk: Mapping[Any, Any], table: Mapping[Any, float] | None, kinds: Kinds) -> list[Job]:
     """Return one job per task of ``dsk`` (data nodes are not tasks), linked both ways."""
     table = stable_table(table)
     priority = order(dsk)
@@ -88,7 +111,7 @@ def jobs(dsk: Mapping[Any, Any], table: Mapping[Any, float] | None, kind: str) -
         Job(
             k,
             priority[k],
-            segments(dsk[k], table, kind),
+            segments(dsk[k], table, kinds),
             group=k[0] if isinstance(k, tuple) else key_split(k),  # distributed's task group
             data_producer=dsk[k].data_producer,
         )
@@ -97,25 +120,40 @@ def jobs(dsk: Mapping[Any, Any], table: Mapping[Any, float] | None, kind: str) -
     for job in result:
         node = dsk[job.key]
         deps = node.dependencies if isinstance(node, Task | Alias) else ()
-        job.dependencies = [index[d] for d in deps if d in index]
+        job.dependencies = [index[d] for d in scheduler_order(deps) if d in index]
         for d in job.dependencies:
             result[d].dependents.append(index[job.key])
     return result
 
 
-def segments(node: Any, table: Mapping[Any, float] | None, kind: str) -> list[Segment]:
+def scheduler_order(keys: Any) -> list[Any]:
+    """Return ``keys`` (a task's dependencies) in the order the distributed scheduler holds them.
+
+    ``TaskState.dependencies`` is a set the scheduler fills by adding one
+    ``TaskState`` at a time, in the order of the task spec's frozenset of
+    keys; a ``TaskState`` hashes as its key.  A set grown one element at a
+    time can end up with a larger table than the frozenset built at once, and
+    then it iterates in another order: the set is rebuilt here the same way.
+    """
+    grown = set()
+    for key in keys:
+        grown.add(key)
+    return list(grown)
+
+
+def segments(node: Any, table: Mapping[Any, float] | None, kinds: Kinds) -> list[Segment]:
     """Return the work of one scheduled task, one segment per original task in it."""
     found = None if table is None else table.get(stable_key(node.key))
     if found is not None and isinstance(node, Task):
         known = op(node)
-        return [(node.key, float(found), known[1] if known else kind)]
+        return [(node.key, float(found), known[1] if known else kinds.of(node.key))]
     inner = fused_subgraph(node)
     if inner is not None:
         priority = order(inner)
         return [
             s
             for k in sorted(inner, key=priority.__getitem__)
-            for s in segments(inner[k], table, kind)
+            for s in segments(inner[k], table, kinds)
         ]
     if not isinstance(node, Task):  # an Alias hands a value on: no work, and no span
         return [(None, 0.0, "sleep")]

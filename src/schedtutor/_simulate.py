@@ -66,12 +66,19 @@ class Job:
 
 
 class _Run:
-    """The segments one slot is working through, and the state of the current one."""
+    """The segments one slot is working through, and the state of the current one.
+
+    ``phase`` is ``"work"`` while a segment works, ``"wake"`` while the slot
+    waits for its process's GIL before its first segment, and ``"tail"``
+    while it waits for the GIL at the end of a segment that let it go
+    (sleeping, or waiting for the sleeplock).
+    """
 
     __slots__ = (
         "done",
         "i",
         "kind",
+        "phase",
         "process",
         "rate",
         "remaining",
@@ -85,20 +92,38 @@ class _Run:
     def __init__(self, slot: int, process: int, segments: list[Segment], done: Any) -> None:
         self.slot, self.process, self.segments, self.done = slot, process, segments, done
         self.i = -1
-        self.kind, self.remaining, self.rate = "sleep", 0.0, 1.0
+        self.kind, self.remaining, self.rate, self.phase = "sleep", 0.0, 1.0, "work"
         self.running, self.start, self.waited = True, 0.0, 0.0
 
 
 class Machine:
-    """Slots in processes that share locks, GILs and CPUs; an event clock."""
+    """Slots in processes that share locks, GILs and CPUs; an event clock.
+
+    ``switch`` is the GIL's switch interval (``sys.getswitchinterval()``): a
+    thread that needs its process's GIL while another thread of the process
+    runs Python code gets it only when that thread is made to let it go, up
+    to this long later.  ``numpy_share`` is the pace NumPy work keeps then
+    (it needs the GIL back after every NumPy call); ``python_share`` the pace
+    of Python work in threads that take turns at one GIL.
+    """
 
     def __init__(
-        self, slot_process: list[int], cpus: int, background: float = 0.0, pace: float = 1.0
+        self,
+        slot_process: list[int],
+        cpus: int,
+        background: float = 0.0,
+        pace: float = 1.0,
+        switch: float = 0.0,
+        numpy_share: float = 1.0,
+        python_share: float = 1.0,
     ) -> None:
         self.slot_process = slot_process
         self.cpus = max(1, cpus)
         self.background = background
         self.pace = pace
+        self.switch = switch
+        self.numpy_share = numpy_share
+        self.python_share = python_share
         self.now = 0.0
         self.spans: list[SpanRecord] = []
         self._events: list[tuple[float, int, Callable[..., None], Any]] = []
@@ -112,11 +137,36 @@ class Machine:
         """Call ``action(arg)`` when the clock reaches ``time``."""
         heapq.heappush(self._events, (time, next(self._seq), action, arg))
 
-    def start(self, slot: int, segments: list[Segment], done: Callable[[int], None]) -> None:
-        """Work through ``segments`` on ``slot`` from now; call ``done(slot)`` at the end."""
+    def start(
+        self, slot: int, segments: list[Segment], done: Callable[[int], None], wake: bool = False
+    ) -> None:
+        """Work through ``segments`` on ``slot`` from now; call ``done(slot)`` at the end.
+
+        With ``wake``, the slot's thread was asleep and first takes its process's
+        GIL back (a pool thread handed a task).
+        """
         run = _Run(slot, self.slot_process[slot], segments, done)
         self._active.append(run)
-        self._next_segment(run)
+        if wake and self.python_running(run.process):
+            self._wait_for_gil(run, "wake")
+        else:
+            self._next_segment(run)
+
+    def python_running(self, process: int) -> bool:
+        """Whether a thread of ``process`` is running Python work (and so holds its GIL)."""
+        return any(
+            r.running and r.phase == "work" and r.kind == "python" and r.process == process
+            for r in self._active
+        )
+
+    def gil_wait(self, process: int | None) -> float:
+        """How long a thread of ``process`` waits to take its GIL back now (None: no process
+        of ours, as the processes scheduler's main loop)."""
+        return self.switch if process is not None and self.python_running(process) else 0.0
+
+    def _wait_for_gil(self, run: _Run, phase: str) -> None:
+        run.phase, run.remaining, run.running = phase, self.switch, True
+        self._dirty = True
 
     def _next_segment(self, run: _Run) -> None:
         while True:
@@ -128,6 +178,7 @@ class Machine:
                 return
             key, seconds, kind = run.segments[run.i]
             run.start, run.waited, run.kind, run.remaining = self.now, 0.0, kind, seconds
+            run.phase = "work"
             if seconds <= 0:  # do_work(0) returns at once, without taking the lock
                 self.spans.append((key, run.slot, self.now, self.now, 0.0))
                 continue
@@ -142,6 +193,15 @@ class Machine:
             return
 
     def _finish(self, run: _Run) -> None:
+        if run.phase == "wake":
+            run.phase = "work"
+            self._next_segment(run)
+            return
+        if run.phase == "work" and run.kind in ("sleep", "lock"):
+            if self.python_running(run.process):  # it let the GIL go: take it back
+                self._wait_for_gil(run, "tail")
+                return
+        was_python = run.phase == "work" and run.kind == "python"
         key = run.segments[run.i][0]
         self.spans.append((key, run.slot, run.start, self.now, run.waited))
         if run.kind == "lock":
@@ -152,22 +212,32 @@ class Machine:
                 following.running = True
         self._dirty = True
         self._next_segment(run)
+        if was_python and not self.python_running(run.process):
+            # the GIL is free: whoever waited for it takes it now
+            for other in self._active:
+                if other.process == run.process and other.phase != "work":
+                    other.remaining = 0.0
 
     def _rates(self) -> None:
         python: dict[int, int] = {}
         numpy = 0
         for run in self._active:
-            if run.running and run.kind == "python":
+            if run.phase != "work" or not run.running:
+                continue
+            if run.kind == "python":
                 python[run.process] = python.get(run.process, 0) + 1
-            elif run.running and run.kind == "numpy":
+            elif run.kind == "numpy":
                 numpy += 1
         demand = len(python) + numpy
         cpu = self.pace * min(1.0, self.cpus / (demand + self.background)) if demand else 1.0
         for run in self._active:
-            if run.kind == "python":
-                run.rate = cpu / python.get(run.process, 1)
+            if run.phase != "work":
+                run.rate = 1.0
+            elif run.kind == "python":
+                sharing = python.get(run.process, 1)
+                run.rate = cpu / sharing * (self.python_share if sharing > 1 else 1.0)
             elif run.kind == "numpy":
-                run.rate = cpu
+                run.rate = cpu * (self.numpy_share if run.process in python else 1.0)
             else:
                 run.rate = 1.0
         self._dirty = False
@@ -214,11 +284,16 @@ def run_local(
     spawn: float | None = None,
     hop: float = 0.0,
     stagger: float = 0.0,
+    main: int | None = 0,
 ) -> float:
     """Simulate ``dask.local.get_async``; return when its main loop ends.
 
     A finished batch reaches the main loop ``hop`` seconds after its last task
-    ended (its results travel back from a worker process).
+    ended (its results travel back from a worker process).  The main loop
+    runs in process ``main`` (None: none of the slots' processes): each time
+    it wakes for a finished batch, it waits for that process's GIL (while a
+    worker thread runs Python work there), and so does each pool thread it
+    hands a batch to.
 
     ``spawn`` is ``None`` for a pool whose workers exist already (threads,
     sync); otherwise a worker process is spawned, as ``ProcessPoolExecutor``
@@ -272,7 +347,7 @@ def run_local(
             slot = min(free_slots)
             free_slots.remove(slot)
             segments = [s for i in batch for s in jobs[i].segments]
-            machine.start(slot, segments, partial(batch_done, batch=batch))
+            machine.start(slot, segments, partial(batch_done, batch=batch), wake=True)
 
     def slot_free(slot: int) -> None:
         free_slots.append(slot)
@@ -301,7 +376,8 @@ def run_local(
             ready.extend(sorted(newly, key=lambda d: jobs[d].priority, reverse=True))
         batches = fire()
         busy[0] = True
-        machine.at(machine.now + task_cost * (len(batch) + sum(map(len, batches))), after, batches)
+        handled = task_cost * (len(batch) + sum(map(len, batches)))
+        machine.at(machine.now + machine.gil_wait(main) + handled, after, batches)
 
     def after(batches: list[list[int]]) -> None:
         busy[0] = False

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from schedtutor._base import gc_paused
 from schedtutor._compat import GraphNode, Task, with_function
 from schedtutor.sleeplock import lock_wait
 
@@ -124,11 +125,13 @@ def instrument(
     """
     graph: dict[Any, GraphNode] = {}
     keys: list[Any] = []
-    for key, node in dsk.items():
-        if isinstance(node, Task):
-            node = with_function(node, Traced(node.func, len(keys), trace_id, sink, out, folder))
-            keys.append(key)
-        graph[key] = node
+    with gc_paused():  # a copy of every task: nothing to collect (see schedtutor._base)
+        for key, node in dsk.items():
+            if isinstance(node, Task):
+                traced = Traced(node.func, len(keys), trace_id, sink, out, folder)
+                node = with_function(node, traced)
+                keys.append(key)
+            graph[key] = node
     return graph, keys
 
 

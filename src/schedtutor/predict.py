@@ -9,8 +9,10 @@ draws a prediction like a trace) and the critical path.
 
 >>> from schedtutor import slow_arithmetic
 >>> graph = slow_arithmetic(delay=0.1)  # four ops that sleep holding one lock
->>> [round(predict(graph, s).seconds, 2) for s in ("sync", "threads", "distributed")]
-[0.4, 0.4, 0.36]
+>>> [round(predict(graph, s).seconds, 2) for s in ("sync", "threads")]
+[0.4, 0.4]
+>>> 0.3 < predict(graph, "distributed").seconds < 0.4  # two processes: two locks
+True
 >>> round(predict(slow_arithmetic(delay=0.1, work="sleep"), "threads").seconds, 2)
 0.3
 >>> round(predict(graph).critical_path, 2)
@@ -101,68 +103,23 @@ the GIL that Dask's own threads need beyond what
 
 from __future__ import annotations
 
-import os
-import statistics
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import psutil
 from dask.system import CPU_COUNT
 from dask.utils import key_split
 
-from schedtutor import _compat, _distributed_model, _model, _simulate, _work
-from schedtutor._base import check_collection, label
+from schedtutor import _cluster, _distributed_model, _model, _simulate, _spawn
+from schedtutor._base import check_collection, gc_paused, label
+from schedtutor.calibration import DEFAULT_COSTS, Costs, calibrate, check_costs, machine_costs
 from schedtutor.ops import check_work
-from schedtutor.schedulers import check_options, open_scheduler
-from schedtutor.trace import TaskSpan, Trace, overlap, trace
+from schedtutor.schedulers import check_options
+from schedtutor.trace import TaskSpan, Trace, overlap
 
 __all__ = ["DEFAULT_COSTS", "Costs", "Prediction", "calibrate", "critical_path", "predict"]
-
-
-@dataclass(frozen=True)
-class Costs:
-    """The fixed costs of running a graph on this machine, in seconds.
-
-    The defaults are those of a quiet 2-CPU Linux machine with Python 3.11
-    and Dask 2026.8: with them the model reproduces the old lesson's graph as
-    measured there at 1 s per op (4.15-4.2 s under processes, 3.2 s with
-    ``chunksize=1``).  A loaded machine starts processes two to five times
-    slower: :func:`calibrate` measures the costs here and now.
-    """
-
-    sync_task: float = 15e-6
-    """The local main loop's bookkeeping per task handed out, and again per task handled (sync)."""
-    local_task: float = 30e-6
-    """The same under threads."""
-    process_task: float = 50e-6
-    """The same under processes, pickling included."""
-    process_start: float = 0.15
-    """From a batch's submission to a freshly spawned worker process until it starts it."""
-    process_stagger: float = 0.03
-    """How much later each worker process starts work for each other one spawned beside it."""
-    process_hop: float = 0.004
-    """From a batch's end in its process until its dependents can be handed out."""
-    process_stop: float = 0.05
-    """Shutting the process pool down after the last result."""
-    distributed_start: float = 0.015
-    """From ``compute`` until the first task starts on a worker."""
-    distributed_hop: float = 0.008
-    """From a task's end until a dependent starts (a scheduler round trip)."""
-    distributed_task: float = 0.0015
-    """The scheduler's time per task: it starts at most one task per this many seconds."""
-    distributed_stop: float = 0.02
-    """From the last task's end until ``compute`` returns."""
-    distributed_pace: float = 1.0
-    """The share of its thread's time CPU work gets on a distributed worker (the rest
-    goes to the worker's own event loop and heartbeats)."""
-    background: float = 0.0
-    """CPUs kept busy by other programs, competing with ours (0 on a quiet machine)."""
-
-
-DEFAULT_COSTS = Costs()
-"""The costs :func:`predict` uses unless given others."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +171,7 @@ def predict(
     scheduler: str = "threads",
     durations: Trace | Mapping[Any, float] | None = None,
     *,
-    work: str = "sleep",
+    work: str | Mapping[str, str] = "sleep",
     costs: Costs | None = None,
     **options: Any,
 ) -> Prediction:
@@ -223,7 +180,12 @@ def predict(
     ``options`` are those of :func:`schedtutor.timing.run`.  Tasks that are not the
     library's ops need ``durations`` (a sync :class:`~schedtutor.trace.Trace`
     of ``obj``, or ``{key: seconds}``) and are taken to do work of kind
-    ``work``.  ``costs`` are the machine's fixed costs (:func:`calibrate`).
+    ``work``: one kind for all of them, or a mapping from a task's name (its
+    key's prefix, as :attr:`TaskSpan.name <schedtutor.trace.TaskSpan.name>`
+    shows it) to its kind, ``"sleep"`` for names it leaves out.  ``costs``
+    are the machine's fixed costs; by default this machine's
+    (:func:`schedtutor.calibration.machine_costs`: measured the first time a
+    scheduler's costs are needed, then remembered).
 
     >>> from schedtutor import slow_arithmetic
     >>> prediction = predict(slow_arithmetic(delay=0.01, work="sleep"), "threads", num_workers=2)
@@ -232,42 +194,56 @@ def predict(
     """
     check_collection(obj)
     canonical = check_options(scheduler, options)
-    kind = _model.KINDS[check_work(work)]
+    kinds = _kinds(work)
     table = _table(durations)
-    costs = _costs(costs)
-    dsk = _model.graph(obj, canonical, options.get("optimize_graph", True))
-    jobs = _model.jobs(dsk, table, kind)
-    if canonical == "distributed":
-        workers, processes, names, history = _cluster_layout(options)
+    costs = check_costs(costs) if costs is not None else machine_costs(canonical)
+    if canonical == "distributed":  # before the model: it may read a running cluster
+        cluster = _cluster.layout(options)
+    with gc_paused():
+        dsk = _model.graph(obj, canonical, options.get("optimize_graph", True))
+        jobs = _model.jobs(dsk, table, kinds)
+        if canonical == "distributed":
+            machine, names, seconds, outcomes = _run_distributed(jobs, cluster, costs)
+        else:
+            if canonical == "processes":  # this program's and this graph's imports
+                start, stop = _spawn.extra(_spawn.modules(dsk))
+                costs = replace(
+                    costs,
+                    process_start=costs.process_start + start,
+                    process_stop=costs.process_stop + stop,
+                )
+            machine, names, seconds = _run_local(jobs, canonical, options, costs)
+            outcomes = (seconds,)
+        spans = sorted(
+            (
+                TaskSpan(key, key_split(key), *names[slot], start, end, waited)
+                for key, slot, start, end, waited in machine.spans
+                if key is not None  # an alias: no span in a trace either
+            ),
+            key=_by_start,
+        )
+        longest = _model.critical_path(jobs)
+    return Prediction(seconds, tuple(spans), longest, canonical, dict(options), outcomes)
 
-        start, hop = costs.distributed_start, costs.distributed_hop
 
-        def simulate(clock: _distributed_model.StealClock | None) -> _distributed_model.Run:
-            machine = _simulate.Machine(
-                processes, int(CPU_COUNT), costs.background, costs.distributed_pace
-            )
-            return _distributed_model.run_distributed(
-                jobs, machine, workers, start, hop, costs.distributed_task, history=history,
-                clock=clock,
-            )  # fmt: skip
+def _by_start(span: TaskSpan) -> tuple[float, float]:
+    return (span.start, span.end)
 
-        runs = _distributed_model.possible_runs(simulate, history.steal_every)
-        likeliest = runs[(len(runs) - 1) // 2]  # the median run (the lower one of two)
-        machine, seconds = likeliest.machine, likeliest.end + costs.distributed_stop
-        outcomes = tuple(run.end + costs.distributed_stop for run in runs)
-    else:
-        machine, names, seconds = _run_local(jobs, canonical, options, costs)
-        outcomes = (seconds,)
-    spans = sorted(
-        (
-            TaskSpan(key, key_split(key), *names[slot], start, end, waited)
-            for key, slot, start, end, waited in machine.spans
-            if key is not None  # an alias: no span in a trace either
-        ),
-        key=lambda s: (s.start, s.end),
-    )
-    return Prediction(
-        seconds, tuple(spans), _model.critical_path(jobs), canonical, dict(options), outcomes
+
+def _kinds(work: object) -> _model.Kinds:
+    """Return the simulation's kind of segment for a task that is not a library op."""
+    if isinstance(work, str):
+        return _model.Kinds(_model.KINDS[check_work(work)])
+    if isinstance(work, Mapping):
+        by_name = {}
+        for name, kind in work.items():
+            if not isinstance(name, str):
+                raise TypeError(f"work's keys must be task names (str), got {name!r}")
+            by_name[name] = _model.KINDS[check_work(kind)]
+        return _model.Kinds("sleep", by_name)
+    raise TypeError(
+        "work must be a kind of work ('sleep', 'python', ...) or a mapping of task name to "
+        f"kind, got {type(work).__name__}: {work!r}"
     )
 
 
@@ -283,15 +259,29 @@ def _table(durations: object) -> Mapping[Any, float] | None:
     )
 
 
-def _costs(costs: object) -> Costs:
-    if costs is None:
-        return DEFAULT_COSTS
-    if not isinstance(costs, Costs):
-        raise TypeError(
-            f"costs must be a Costs (DEFAULT_COSTS or calibrate()), "
-            f"got {type(costs).__name__}: {costs!r}"
-        )
-    return costs
+def _run_distributed(
+    jobs: list[_simulate.Job], cluster: _cluster.Layout, costs: Costs
+) -> tuple[_simulate.Machine, list[tuple[str, str]], float, tuple[float, ...]]:
+    """Simulate the distributed scheduler on ``cluster``; return the median run's machine,
+    the slots' names, its seconds and every outcome work stealing makes possible."""
+
+    def simulate(clock: _distributed_model.StealClock | None) -> _distributed_model.Run:
+        machine = _machine(cluster.processes, costs, costs.distributed_pace)
+        machine.background += costs.distributed_cpus
+        return _distributed_model.run_distributed(
+            jobs, machine, cluster.workers, costs.distributed_start, costs.distributed_hop,
+            costs.distributed_task, history=cluster.history, clock=clock,
+            scheduler_process=cluster.scheduler_process,
+        )  # fmt: skip
+
+    history = cluster.history
+    first = None
+    if history.steal_next is not None and history.steal_every:
+        # the compute is taken to start now, as the prediction returns
+        first = (history.steal_next - (time.perf_counter() - history.read_at)) % history.steal_every
+    likeliest, runs = _distributed_model.possible_runs(simulate, history.steal_every, first)
+    outcomes = tuple(run.end + costs.distributed_stop for run in runs)
+    return likeliest.machine, cluster.names, likeliest.end + costs.distributed_stop, outcomes
 
 
 def _run_local(
@@ -301,7 +291,7 @@ def _run_local(
     workers = 1 if canonical == "sync" else _setting(options, "num_workers", int(CPU_COUNT))
     chunksize = _setting(options, "chunksize", 6 if canonical == "processes" else 1)
     if canonical == "processes":
-        machine = _simulate.Machine(list(range(workers)), int(CPU_COUNT), costs.background)
+        machine = _machine(list(range(workers)), costs)
         names = [(f"process {i + 1}", "thread 1") for i in range(workers)]
         end = _simulate.run_local(
             jobs,
@@ -312,12 +302,26 @@ def _run_local(
             spawn=costs.process_start,
             hop=costs.process_hop,
             stagger=costs.process_stagger,
+            main=None,  # the main loop is in a process of its own
         )
         return machine, names, end + costs.process_stop
-    machine = _simulate.Machine([0] * workers, int(CPU_COUNT), costs.background)
+    machine = _machine([0] * workers, costs)
     names = [("process 1", f"thread {i + 1}") for i in range(workers)]
     task_cost = costs.sync_task if canonical == "sync" else costs.local_task
     return machine, names, _simulate.run_local(jobs, machine, workers, chunksize, task_cost)
+
+
+def _machine(slot_process: list[int], costs: Costs, pace: float = 1.0) -> _simulate.Machine:
+    """The simulated machine: this many CPUs, these costs, this process's GIL switch interval."""
+    return _simulate.Machine(
+        slot_process,
+        int(CPU_COUNT),
+        costs.background,
+        pace,
+        switch=sys.getswitchinterval(),
+        numpy_share=costs.numpy_beside_python,
+        python_share=costs.python_shared,
+    )
 
 
 def _setting(options: Mapping[str, Any], name: str, default: int) -> int:
@@ -325,81 +329,6 @@ def _setting(options: Mapping[str, Any], name: str, default: int) -> int:
     import dask
 
     return int(options.get(name) or dask.config.get(name, None) or default)
-
-
-def _cluster_layout(
-    options: Mapping[str, Any],
-) -> tuple[list[list[int]], list[int], list[tuple[str, str]], _distributed_model.History]:
-    """Return each worker's slots, each slot's process number, (worker, thread) names,
-    and what the scheduler knows already (nothing, for a cluster yet to start)."""
-    history = _distributed_model.History(
-        unknown=_config_seconds("unknown-task-duration", _distributed_model.History.unknown),
-        steal_every=_steal_every(),
-    )
-    if "client" in options or "address" in options:
-        from distributed.comm.addressing import get_address_host
-
-        with open_scheduler("distributed", **options) as opened:
-            # asked of the scheduler: Client.scheduler_info() returns a cache that the
-            # client's periodic refresh can empty of workers just before it is read
-            threads = opened.client.nthreads()
-            if not threads:
-                raise ValueError(
-                    "the cluster has no workers: predict needs at least one running worker"
-                )
-            pids = opened.client.run(os.getpid)
-            history = _scheduler_history(opened.client, history)
-        addresses = sorted(threads)
-        counts = [int(threads[a]) for a in addresses]
-        where = [(get_address_host(a), int(pids[a])) for a in addresses]
-    else:
-        n = int(options.get("n_workers", 2))
-        counts = [int(options.get("threads_per_worker", 1))] * n
-        where = [("", i if options.get("processes", True) else 0) for i in range(n)]
-    number = {place: i for i, place in enumerate(dict.fromkeys(where))}
-    workers: list[list[int]] = []
-    processes: list[int] = []
-    names: list[tuple[str, str]] = []
-    for worker, (count, place) in enumerate(zip(counts, where, strict=True)):
-        workers.append(list(range(len(processes), len(processes) + count)))
-        for thread in range(count):
-            processes.append(number[place])
-            names.append((f"worker {worker + 1}", f"thread {thread + 1}"))
-    return workers, processes, names, history
-
-
-def _config_seconds(name: str, default: float) -> float:
-    """A distributed scheduler's setting in seconds (``distributed.scheduler.<name>``).
-
-    Read from Dask's config, with distributed's own default when distributed is
-    not imported yet (predicting a cluster does not need it).
-    """
-    import dask
-    from dask.utils import parse_timedelta
-
-    setting = dask.config.get(f"distributed.scheduler.{name}", None)
-    return default if setting is None else float(parse_timedelta(setting))
-
-
-def _steal_every() -> float | None:
-    """How often a new cluster's scheduler runs work stealing, from Dask's config; None: never."""
-    import dask
-
-    if not dask.config.get("distributed.scheduler.work-stealing", True):
-        return None
-    return _config_seconds("work-stealing-interval", _distributed_model.DEFAULT_STEAL_EVERY)
-
-
-def _scheduler_history(
-    client: Any, fresh: _distributed_model.History
-) -> _distributed_model.History:
-    """Read what a running scheduler knows; ``fresh`` where it cannot be read."""
-
-    try:
-        state = _compat.scheduler_state(client)
-    except Exception:  # a scheduler that does not run our code: as if new
-        return fresh
-    return _distributed_model.History(*state)
 
 
 def critical_path(obj: Any, durations: Trace | Mapping[Any, float] | None = None) -> float:
@@ -411,145 +340,5 @@ def critical_path(obj: Any, durations: Trace | Mapping[Any, float] | None = None
     """
     check_collection(obj)
     table = _table(durations)
-    return _model.critical_path(_model.jobs(_model.graph(obj, "sync"), table, "sleep"))
-
-
-def calibrate(
-    scheduler: str = "processes", repeat: int = 3, costs: Costs | None = None, **options: Any
-) -> Costs:
-    """Measure the machine's costs for ``scheduler`` now; return ``costs`` with them.
-
-    Always: how many CPUs other programs keep busy (:attr:`Costs.background`,
-    from the machine's CPU time over a quarter of a second, less our own).
-    For processes: a fresh worker process's start-up (from traces of a
-    one-task graph), how much later each of two starts when they are spawned
-    together (two 0.3 s tasks with ``chunksize=1``), how long a finished task's
-    result takes to reach a dependent (a third task waiting for both), and the
-    pool's shutdown: about a second per repeat.  For distributed: the start,
-    hop and stop latencies, from traces of a short chain on the cluster
-    ``options`` describe, and how fast CPU work runs there: alone (one 0.3 s
-    task of Python work) and with every worker thread busy (NumPy work, up to
-    one task per CPU), which sets the background to what the cluster's own
-    processes take from its workers.
-
-    >>> calibrate("threads").background >= 0
-    True
-    """
-    from dask.delayed import delayed
-
-    canonical = check_options(scheduler, options)
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be a whole number >= 1, got {repeat!r}")
-    costs = replace(_costs(costs), background=_background())
-    if canonical == "processes":
-        one = delayed(_work.do_work)(0.0, "sleep")  # one process spawned on its own
-        # two processes spawned together, then a task that waits for both
-        two = delayed(list)([delayed(_work.do_work)(0.3, "sleep") for _ in range(2)])
-        singles = [trace(one, "processes", **options) for _ in range(repeat)]
-        pairs = [trace(two, "processes", **{**options, "chunksize": 1}) for _ in range(repeat)]
-        single_start = statistics.median(t.spans[0].start for t in singles)
-        works = [[s for s in t.spans if s.name == "do_work"] for t in pairs]
-        # only where the two ran in two processes (not with num_workers=1)
-        together = [
-            statistics.mean(s.start for s in w) for w in works if w[0].process != w[1].process
-        ]
-        hops = [
-            next(s for s in t.spans if s.name == "list").start - max(s.end for s in w)
-            for t, w in zip(pairs, works, strict=True)
-        ]
-        return replace(
-            costs,
-            process_start=single_start,
-            process_stagger=(
-                max(statistics.median(together) - single_start, 0.0)
-                if together
-                else costs.process_stagger
-            ),
-            process_hop=max(statistics.median(hops), 0.0),
-            process_stop=statistics.median(t.seconds - t.spans[-1].end for t in singles + pairs),
-        )
-    if canonical == "distributed":
-        with open_scheduler("distributed", **options) as opened:
-            traces = [trace(_chain(), "distributed", client=opened.client) for _ in range(repeat)]
-            pace, background = _distributed_cpu(opened.client, costs.background)
-        hops = [b.start - a.end for t in traces for a, b in zip(t.spans, t.spans[1:], strict=False)]
-        return replace(
-            costs,
-            distributed_start=statistics.median(t.spans[0].start for t in traces),
-            distributed_hop=statistics.median(hops),
-            distributed_stop=statistics.median(t.seconds - t.spans[-1].end for t in traces),
-            distributed_pace=pace,
-            background=background,
-        )
-    return costs
-
-
-def _distributed_cpu(client: Any, background: float, seconds: float = 0.3) -> tuple[float, float]:
-    """Return the pace of CPU work on ``client``'s cluster and the background while it is busy.
-
-    The pace is the CPU time one task of Python work gets per second of its run,
-    alone on the cluster.  Then NumPy tasks on as many threads as there are
-    CPUs (or fewer, if the cluster has fewer threads): when they run slower
-    than that pace, the cluster's own processes (scheduler, nannies, this
-    client) take ``CPU_COUNT / share - busy`` CPUs from them, and that becomes
-    the background, if larger than the ``background`` measured before.
-    """
-    from dask.delayed import delayed
-
-    alone = trace(delayed(_work.do_work)(seconds, "python"), "distributed", client=client)
-    pace = min(1.0, seconds / alone.spans[0].seconds)
-    threads = sum(client.nthreads().values())
-    busy = max(1, min(threads, int(CPU_COUNT)))
-    together = delayed(list)([delayed(_work.do_work)(seconds, "numpy") for _ in range(busy)])
-    spans = [s for s in trace(together, "distributed", client=client).spans if s.name == "do_work"]
-    share = min(1.0, seconds / (pace * statistics.mean(s.seconds for s in spans)))
-    crowded = int(CPU_COUNT) / share - busy if busy == int(CPU_COUNT) and share < 1 else 0.0
-    return pace, max(background, crowded)
-
-
-def _background(seconds: float = 0.25) -> float:
-    """Return how many CPUs other programs keep busy right now.
-
-    The machine's busy CPU time over ``seconds`` of sleeping, less what this
-    process and its children (a local cluster's workers, say) used meanwhile,
-    divided by the wall time.  Under a tenth of a CPU is the kernel's and the
-    system's own chatter, and counts as nothing.  (A busy thread of ours
-    timing its own share of a CPU, the earlier way, cannot tell one busy
-    thread elsewhere from none on two CPUs, and read contention for our own
-    GIL as other programs' load.)
-    """
-    ours = psutil.Process()
-    machine_before, ours_before = _busy(psutil.cpu_times()), _cpu_of(ours)
-    wall = time.perf_counter()
-    time.sleep(seconds)
-    wall = time.perf_counter() - wall
-    machine, own = _busy(psutil.cpu_times()) - machine_before, _cpu_of(ours) - ours_before
-    others = (machine - own) / wall
-    return others if others >= 0.1 else 0.0
-
-
-def _busy(times: Any) -> float:
-    """The CPU seconds in ``psutil.cpu_times()`` spent doing anything (as cpu_percent counts)."""
-    idle = sum(getattr(times, name, 0.0) for name in ("idle", "iowait", "guest", "guest_nice"))
-    return float(sum(times)) - idle
-
-
-def _cpu_of(process: psutil.Process) -> float:
-    """The CPU seconds ``process`` and its living children have used so far."""
-    total = 0.0
-    for each in [process, *process.children(recursive=True)]:
-        try:
-            used = each.cpu_times()
-        except psutil.Error:  # a child that ended in between
-            continue
-        total += used.user + used.system
-    return total
-
-
-def _chain(length: int = 5) -> Any:
-    from dask.delayed import delayed
-
-    node = delayed(_work.add)(0, 0, 0.0, "sleep")
-    for _ in range(length - 1):
-        node = delayed(_work.add)(node, 0, 0.0, "sleep")
-    return node
+    with gc_paused():
+        return _model.critical_path(_model.jobs(_model.graph(obj, "sync"), table, _model.Kinds()))

@@ -19,7 +19,15 @@ are written once:
                                     results: :func:`benchmarks_folder`
 ``SCHEDTUTOR_WORK_LOG``             a file each task appends its deliberate
                                     work to (the benchmarks): :func:`work_log`
+``SCHEDTUTOR_COSTS``                where :func:`schedtutor.predict.predict`'s
+                                    costs come from, ``cached`` (default),
+                                    ``refresh`` or ``builtin``: :func:`costs_mode`
+``SCHEDTUTOR_CACHE_DIR``            the folder of schedtutor's cache (the
+                                    machine's measured costs): :func:`cache_folder`
 ==================================  ==========================================
+
+:func:`cache_folder` also reads the platform's own variables for where caches
+go (``XDG_CACHE_HOME`` on Linux, ``LOCALAPPDATA`` on Windows).
 
 This module imports nothing but the standard library: the worker processes
 the processes scheduler spawns read :func:`work_log` when they run a task.
@@ -29,16 +37,21 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 
 __all__ = [
     "BENCHMARKS",
+    "CACHE_DIR",
+    "COSTS",
     "DELAY",
     "EXECUTION",
     "FREE_THREADED_PYTHON",
     "SCHEDULER_ADDRESS",
     "WORK_LOG",
     "benchmarks_folder",
+    "cache_folder",
+    "costs_mode",
     "delay",
     "execution_mode",
     "free_threaded_python",
@@ -52,9 +65,14 @@ FREE_THREADED_PYTHON = "SCHEDTUTOR_FREE_THREADED_PYTHON"
 EXECUTION = "SCHEDTUTOR_EXECUTION"
 BENCHMARKS = "SCHEDTUTOR_BENCHMARKS"
 WORK_LOG = "SCHEDTUTOR_WORK_LOG"
+COSTS = "SCHEDTUTOR_COSTS"
+CACHE_DIR = "SCHEDTUTOR_CACHE_DIR"
 
 EXECUTION_MODES = ("force", "cache")
 """The values :func:`execution_mode` accepts; the first is the default."""
+
+COSTS_MODES = ("cached", "refresh", "builtin")
+"""The values :func:`costs_mode` accepts; the first is the default."""
 
 
 def _read(name: str) -> str:
@@ -122,3 +140,56 @@ def benchmarks_folder(default: str | Path = "benchmarks") -> Path:
 def work_log() -> str | None:
     """Return ``SCHEDTUTOR_WORK_LOG``, the file tasks log their work to, or None."""
     return _read(WORK_LOG) or None
+
+
+def costs_mode() -> str:
+    """Return ``SCHEDTUTOR_COSTS``, lower case: ``cached`` (the default), ``refresh``, ``builtin``.
+
+    ``cached``: :func:`schedtutor.predict.predict` uses this machine's costs,
+    measured the first time they are needed and kept in :func:`cache_folder`;
+    ``refresh``: measured again once in each process, and kept; ``builtin``: the
+    built-in costs of a quiet 2-CPU Linux machine, nothing measured
+    (:mod:`schedtutor.calibration`).
+
+    >>> os.environ.pop(COSTS, None) and None
+    >>> costs_mode()
+    'cached'
+    >>> os.environ[COSTS] = "often"
+    >>> costs_mode()
+    Traceback (most recent call last):
+    ...
+    ValueError: SCHEDTUTOR_COSTS must be 'cached' (the default), 'refresh' or 'builtin', got 'often'
+    >>> del os.environ[COSTS]
+    """
+    mode = _read(COSTS).lower() or COSTS_MODES[0]
+    if mode not in COSTS_MODES:
+        raise ValueError(
+            f"{COSTS} must be 'cached' (the default), 'refresh' or 'builtin', got {mode!r}"
+        )
+    return mode
+
+
+def cache_folder() -> Path:
+    """Return the folder schedtutor keeps its cache in.
+
+    ``SCHEDTUTOR_CACHE_DIR`` if set; else the platform's folder for caches, as
+    its conventions have it: ``%LOCALAPPDATA%\\schedtutor\\Cache`` on Windows,
+    ``~/Library/Caches/schedtutor`` on macOS, ``$XDG_CACHE_HOME/schedtutor``
+    (by default ``~/.cache/schedtutor``) elsewhere.
+
+    >>> os.environ[CACHE_DIR] = "/tmp/schedtutor-cache"
+    >>> cache_folder().as_posix()
+    '/tmp/schedtutor-cache'
+    >>> del os.environ[CACHE_DIR]
+    """
+    chosen = _read(CACHE_DIR)
+    if chosen:
+        return Path(chosen).expanduser()
+    if sys.platform == "win32":
+        local = _read("LOCALAPPDATA")
+        return (Path(local) if local else Path.home() / "AppData" / "Local") / "schedtutor/Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "schedtutor"
+    xdg = _read("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "schedtutor"

@@ -79,7 +79,7 @@ from dask.delayed import Delayed
 from dask.utils import key_split
 
 from schedtutor import _tracing
-from schedtutor._base import check_collection, label, materialize
+from schedtutor._base import check_collection, gc_paused, label, materialize
 from schedtutor.schedulers import Scheduler, open_scheduler
 
 __all__ = ["TaskSpan", "Trace", "materialize", "overlap", "trace"]
@@ -249,7 +249,8 @@ def _traced_compute(opened: Scheduler, dsk: dict[Any, Any], out_key: Any) -> Tra
         elif sink == _tracing.WORKER:
             gathered = opened.client.run(_tracing.collect, trace_id)
             records = [r for worker in gathered.values() for r in worker]
-    spans = _spans(records, keys, started)
+    with gc_paused():  # a record per task, all kept: nothing to collect
+        spans = _spans(records, keys, started)
     return Trace(spans, result, seconds, opened.name, dict(opened.options), opened.startup)
 
 

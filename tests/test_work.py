@@ -1,0 +1,110 @@
+"""Tests for schedtutor._work and the package's lazy imports: light worker processes.
+
+A worker process the processes scheduler spawns imports the module its tasks'
+functions live in, and the package around it, before it starts its first
+task: that must cost little beside ``import dask``, which it pays anyway.
+Each check runs in a fresh interpreter, where nothing is imported yet.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from schedtutor import _work
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+try:
+    import bench
+finally:
+    sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def _modules_after(code: str) -> set[str]:
+    """Return the modules a fresh interpreter has imported after running ``code``."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return set(done.stdout.split())
+
+
+class TestLightWorkers:
+    def test_the_task_functions_import_neither_dask_nor_numpy(self) -> None:
+        """Importing the ops' functions imports the package and two small modules, no more."""
+        loaded = _modules_after("import schedtutor._work")
+        ours = {name for name in loaded if name.startswith("schedtutor")}
+        assert ours == {"schedtutor", "schedtutor._work", "schedtutor.settings",
+                        "schedtutor.sleeplock"}, ours  # fmt: skip
+        assert not loaded & {"numpy", "dask", "distributed", "matplotlib", "psutil"}
+
+    def test_numpy_is_imported_when_numpy_work_runs(self) -> None:
+        """NumPy work imports NumPy itself, so only a worker that runs it pays for it."""
+        loaded = _modules_after("import schedtutor._work as w\nw.do_work(0.001, 'numpy')")
+        assert "numpy" in loaded
+
+    def test_importing_the_task_functions_costs_little_beside_dask(self) -> None:
+        """``import schedtutor._work`` takes at most 1.15x as long as ``import dask``.
+
+        Medians of seven fresh interpreters each, taken in alternation.
+        """
+        ratio = bench.import_ratio("schedtutor._work", "dask", repeat=7)
+        assert ratio <= 1.15, ratio
+
+    def test_a_traced_ops_worker_imports_little_beyond_dask_local(self) -> None:
+        """What a worker imports to run a traced op costs at most 1.15x what any task needs."""
+        ratio = bench.import_ratio(bench.WORKER_IMPORTS, "dask.local", repeat=7)
+        assert ratio <= 1.15, ratio
+
+    def test_unknown_work_is_refused_where_it_runs(self) -> None:
+        """A direct caller with an unknown kind of work gets one line naming the kinds."""
+        with pytest.raises(ValueError, match="unknown work kind 'gpu'; expected one of"):
+            _work.do_work(0.001, "gpu")
+
+
+class TestLazyPackage:
+    def test_importing_the_package_imports_none_of_its_modules(self) -> None:
+        """``import schedtutor`` is nearly free: each name's module comes when it is used."""
+        loaded = _modules_after("import schedtutor")
+        assert {name for name in loaded if name.startswith("schedtutor")} == {"schedtutor"}
+        assert "dask" not in loaded
+
+    def test_a_public_name_brings_its_module(self) -> None:
+        """Using ``schedtutor.run`` imports schedtutor.timing, and not the model."""
+        loaded = _modules_after("import schedtutor\nschedtutor.run")
+        assert "schedtutor.timing" in loaded
+        assert "schedtutor.predict" not in loaded
+
+    def test_predict_and_trace_stay_functions(self) -> None:
+        """``from schedtutor import predict`` is the function even once its module is imported."""
+        done = subprocess.run(
+            [sys.executable, "-c",
+             "import sys, schedtutor.predict, schedtutor.trace\n"
+             "from schedtutor import predict, trace\n"
+             "import schedtutor\n"
+             "module = type(sys.modules['schedtutor.predict']).__name__\n"
+             "print(callable(predict), callable(trace), schedtutor.predict is predict, module)"],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )  # fmt: skip
+        assert done.stdout.split() == ["True", "True", "True", "module"], done.stdout
+
+    def test_every_public_name_is_there(self) -> None:
+        """Every name of ``__all__`` resolves, and ``dir`` lists them."""
+        import schedtutor
+
+        for name in schedtutor.__all__:
+            assert getattr(schedtutor, name) is not None, name
+        assert set(schedtutor.__all__) <= set(dir(schedtutor))
+
+    def test_an_unknown_name(self) -> None:
+        """A name the package does not have is an AttributeError naming it."""
+        import schedtutor
+
+        with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+            schedtutor.nothing_here  # noqa: B018
