@@ -229,7 +229,8 @@ class TestAgainstTraces:
         with local_cluster(n_workers=2, processes=False) as client:
             for seed in range(1, 13):
                 graph = _random_graph(seed, delay=0.0)
-                jobs = _model.jobs(_model.graph(graph, "distributed"), None, _model.Kinds())
+                dsk = _model.graph(graph, "distributed")
+                jobs = _model.jobs(dsk, dict.fromkeys(dsk, 0.0), _model.Kinds())
                 modelled = [jobs[i].key for i in _distributed_model.submission_order(jobs)]
                 placed = Placed()
                 client.cluster.scheduler.add_plugin(placed, name="placed")

@@ -48,7 +48,10 @@ def _stealable() -> tuple[Delayed, Prediction]:
     raise AssertionError("no placement of the leaves leaves a worker idle beside a waiting leaf")
 
 
-def _simulate(graph: Delayed, clock: _distributed_model.StealClock | None) -> Any:
+def _simulate(
+    graph: Delayed, clock: _distributed_model.StealClock | None, same_hashes: bool = False
+) -> Any:
+    """Run the model once; ``same_hashes``: the scheduler's sets iterate as ours do."""
     jobs = _model.jobs(_model.graph(graph, "distributed"), None, _model.Kinds())
     return _distributed_model.run_distributed(
         jobs,
@@ -57,6 +60,7 @@ def _simulate(graph: Delayed, clock: _distributed_model.StealClock | None) -> An
         DEFAULT_COSTS.distributed_start,
         DEFAULT_COSTS.distributed_hop,
         DEFAULT_COSTS.distributed_task,
+        history=_distributed_model.History(same_hashes=same_hashes),
         clock=clock,
     )
 
@@ -76,6 +80,21 @@ class TestModel:
         assert stolen and refused, [run.steals for run in runs]
         assert all(run.end < plain.end for run in stolen), (plain.end, stolen)
         assert all(run.end == pytest.approx(plain.end) for run in refused)
+
+    def test_a_scheduler_in_this_process_tries_its_set_in_our_order(self) -> None:
+        """Where the scheduler's sets hash as ours do, the order is known: one outcome.
+
+        The busy worker's tasks are tried in the order of a set of their keys,
+        filled as they were sent there (whether the waiting leaf or the running
+        one comes first decides whether the balance steals): every shuffle seed
+        gives the same run.
+        """
+        graph, _ = _stealable()
+        runs = [
+            _simulate(graph, _distributed_model.StealClock(0.3, 1.0, seed), same_hashes=True)
+            for seed in range(8)
+        ]
+        assert len({(run.end, run.steals) for run in runs}) == 1, runs
 
     def test_no_balance_while_every_worker_is_busy(self) -> None:
         """A balance after the leaves have all started moves nothing."""

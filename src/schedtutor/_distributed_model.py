@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from dask.utils import key_split
 
@@ -92,6 +93,10 @@ class History:
     :attr:`read_at`; None where nobody knows (a cluster yet to start)."""
     read_at: float = 0.0
     """When this was read (``time.perf_counter()``)."""
+    same_hashes: bool = True
+    """Whether the scheduler runs in this process (a local cluster), so that its sets of
+    tasks iterate in the order the same sets built here do (a key's hash is seeded per
+    process); elsewhere that order is unknown."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,7 @@ def possible_runs(
     steal_every: float | None,
     first: float | None = None,
     phases: int = 24,
+    shuffled: bool = True,
 ) -> tuple[Run, list[Run]]:
     """Return the likeliest run and every run ``simulate`` gives as stealing may act.
 
@@ -181,7 +187,8 @@ def possible_runs(
     worker's tasks tried in a shuffled order.  The likeliest is their median
     -- or, when the first balance is known to come ``first`` seconds after
     the start (a running cluster read just before), the median of the runs
-    with that first balance.
+    with that first balance and ``phases // 3`` shuffled orders (one run, if
+    the orders are known: not ``shuffled``).
     """
     plain = simulate(None)
     if steal_every is None or not plain.could_steal:
@@ -195,8 +202,9 @@ def possible_runs(
     )
     if first is None:
         return runs[(len(runs) - 1) // 2], runs  # the median (the lower one of two)
+    orders = phases // 3 if shuffled else 1
     known = sorted(
-        (simulate(StealClock(first, steal_every, seed=j)) for j in range(phases // 3)),
+        (simulate(StealClock(first, steal_every, seed=j)) for j in range(orders)),
         key=lambda r: r.end,
     )
     return known[(len(known) - 1) // 2], runs
@@ -241,6 +249,11 @@ class _Cluster:
         self.could_steal = False
         self.looking = looking
         self.scheduler_process: int | None = None
+        # WorkStealing.stealable: per worker, per level, a set of tasks (of keys here:
+        # a TaskState hashes as its key), filled and emptied in the scheduler's order
+        self.stealable: list[list[set[Any]]] = [[set() for _ in range(15)] for _ in workers]
+        self.key_stealable: dict[int, tuple[int, int]] = {}
+        self.index = {job.key: i for i, job in enumerate(jobs)}
 
     # -- placement -----------------------------------------------------------
 
@@ -261,6 +274,9 @@ class _Cluster:
         self.dequeue()
 
     def arrive(self, indices: list[int]) -> None:
+        """Tasks a finished one made ready reach the scheduler: it places them in priority
+        order (``Scheduler._add_to_memory`` sorts them, and its recommendations are
+        taken last in, first out)."""
         self.submit(sorted(indices, key=lambda i: self.jobs[i].priority))
 
     def pick(self, i: int) -> int:
@@ -299,10 +315,26 @@ class _Cluster:
     def assign(self, i: int, w: int) -> None:
         self.processing[w].add(i)
         self.prefix_count[w][self.prefix[i]] += 1
+        self.put_in_stealable(i, w)
 
     def unassign(self, i: int, w: int) -> None:
         self.processing[w].discard(i)
         self.prefix_count[w][self.prefix[i]] -= 1
+        self.remove_from_stealable(i)
+
+    def put_in_stealable(self, i: int, w: int) -> None:
+        """``WorkStealing.put_key_in_stealable``: file a task sent to ``w`` by its level."""
+        level = self.level(i)
+        if level is not None:
+            self.stealable[w][level].add(self.jobs[i].key)
+            self.key_stealable[i] = (w, level)
+
+    def remove_from_stealable(self, i: int) -> None:
+        """``WorkStealing.remove_key_from_stealable``."""
+        found = self.key_stealable.pop(i, None)
+        if found is not None:
+            w, level = found
+            self.stealable[w][level].discard(self.jobs[i].key)
 
     def send(self, i: int, w: int) -> None:
         self.assign(i, w)
@@ -414,33 +446,42 @@ class _Cluster:
         )
 
     def balance(self, arg: tuple[StealClock, random.Random]) -> None:
-        """``WorkStealing.balance``: ask busy workers to give tasks to idle ones."""
+        """``WorkStealing.balance``: ask busy workers to give tasks to idle ones.
+
+        Level by level, victim by victim (busiest first), the victim's
+        stealable tasks are tried in the order of its set: the scheduler's own
+        order where its sets hash as ours do, else a shuffled one.  A task
+        asked for leaves the set, whatever the answer.
+        """
         clock, order = arg
         thieves, victims, occupancy, average = self.thieves_and_victims()
         if thieves and victims:
             tasks = [len(self.processing[w]) for w in range(len(self.workers))]
-            levels: dict[tuple[int, int], list[int]] = {}
-            for v in victims:
-                for i in sorted(self.processing[v]):
-                    level = self.level(i)
-                    if level is not None:
-                        levels.setdefault((level, v), []).append(i)
-            for level, v in sorted(levels, key=lambda lv: (lv[0], victims.index(lv[1]))):
-                candidates = levels[level, v]
-                order.shuffle(candidates)  # a set's order: unknown, so any
-                for i in candidates:
+            for level in range(15):
+                for v in victims:
                     if not thieves:
                         break
-                    thief = min(thieves, key=lambda w: (occupancy[w] / len(self.workers[w]), w))
-                    compute = self.estimate(i)
-                    if _worth_moving(occupancy[thief], occupancy[v], compute):
-                        self.machine.at(self.machine.now + self.hop / 2, self.move, (i, v, thief))
-                        occupancy[thief] += compute
-                        occupancy[v] -= compute
-                        tasks[thief] += 1
-                        tasks[v] -= 1
-                        if not self.unoccupied(thief, occupancy[thief], tasks[thief], average):
-                            thieves.remove(thief)
+                    candidates = [self.index[key] for key in self.stealable[v][level]]
+                    if not self.history.same_hashes:
+                        order.shuffle(candidates)  # a set's order: unknown, so any
+                    for i in candidates:
+                        if not thieves:
+                            break
+                        thief = min(
+                            thieves,
+                            key=lambda w: (occupancy[w] / len(self.workers[w]), self.set_order[w]),
+                        )
+                        compute = self.estimate(i)
+                        if _worth_moving(occupancy[thief], occupancy[v], compute):
+                            self.remove_from_stealable(i)  # asked: out of the set
+                            at = self.machine.now + self.hop / 2
+                            self.machine.at(at, self.move, (i, v, thief))
+                            occupancy[thief] += compute
+                            occupancy[v] -= compute
+                            tasks[thief] += 1
+                            tasks[v] -= 1
+                            if not self.unoccupied(thief, occupancy[thief], tasks[thief], average):
+                                thieves.remove(thief)
         if self.unfinished:
             self.machine.at(self.machine.now + clock.every, self.balance, arg)
 

@@ -12,16 +12,17 @@ kind      rate while it runs
 sleep     1: sleeping needs nothing
 lock      1 once it holds its process's lock; 0 (a lock wait) before
 python    its share of the process's GIL, times its share of a CPU, times ``pace``
-numpy     its share of a CPU, times ``pace``: NumPy's loops release the GIL
+numpy     its share of a CPU: NumPy's loops release the GIL
 ========  ==========================================================
 
 where a busy thread's share of a CPU is ``min(1, cpus / (demand +
 background))``: ``demand`` counts one busy thread per process running Python
 work (they take turns at its GIL) plus one per running NumPy segment, and
 ``background`` the CPUs kept busy by anything else (0 on a quiet machine).
-``pace`` is the share of its thread's time CPU work gets at all: 1 in a local
+``pace`` is the share of the GIL's time Python work gets at all: 1 in a local
 pool; a little less on a distributed worker, whose own threads (its event
-loop, heartbeats) take turns at the GIL and the CPU.
+loop, heartbeats) take turns at the GIL; NumPy work, which lets the GIL go,
+does not share it with them.
 
 On top, a *driver* decides what runs where and when, like the real scheduler:
 :func:`run_local` is ``dask.local.get_async`` (a LIFO ready stack, ``fire_tasks``
@@ -229,13 +230,14 @@ class Machine:
             elif run.kind == "numpy":
                 numpy += 1
         demand = len(python) + numpy
-        cpu = self.pace * min(1.0, self.cpus / (demand + self.background)) if demand else 1.0
+        cpu = min(1.0, self.cpus / (demand + self.background)) if demand else 1.0
         for run in self._active:
             if run.phase != "work":
                 run.rate = 1.0
             elif run.kind == "python":
                 sharing = python.get(run.process, 1)
-                run.rate = cpu / sharing * (self.python_share if sharing > 1 else 1.0)
+                share = self.python_share if sharing > 1 else 1.0
+                run.rate = self.pace * cpu / sharing * share
             elif run.kind == "numpy":
                 run.rate = cpu * (self.numpy_share if run.process in python else 1.0)
             else:

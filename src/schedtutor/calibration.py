@@ -137,8 +137,8 @@ class Costs:
     distributed_stop: float = 0.02
     """From the last task's end until ``compute`` returns."""
     distributed_pace: float = 1.0
-    """The share of its thread's time CPU work gets on a distributed worker (the rest
-    goes to the worker's own event loop and heartbeats)."""
+    """The share of its thread's time Python work gets on a distributed worker (the rest
+    goes to the worker's own event loop and heartbeats, which take turns at its GIL)."""
     distributed_cpus: float = 0.0
     """CPUs a local cluster's own processes (scheduler, nannies, client) keep busy
     while its workers run CPU work: they compete with it like other programs."""
@@ -367,10 +367,11 @@ def _distributed_cpu(client: Any, background: float, seconds: float = 0.3) -> tu
 
     The pace is the CPU time one task of Python work gets per second of its run,
     alone on the cluster.  Then NumPy tasks on as many threads as there are
-    CPUs (or fewer, if the cluster has fewer threads): when they run slower
-    than that pace, something else takes ``CPU_COUNT / share - busy`` CPUs
-    from them; less the ``background`` other programs kept busy before, that
-    is the cluster's own processes (scheduler, nannies, this client).
+    CPUs (or fewer, if the cluster has fewer threads), which let the GIL go:
+    when they run slower than their own seconds, something else takes
+    ``CPU_COUNT / share - busy`` CPUs from them; less the ``background`` other
+    programs kept busy before, that is the cluster's own processes (scheduler,
+    nannies, this client).
     """
     from dask.delayed import delayed
     from dask.system import CPU_COUNT
@@ -383,7 +384,7 @@ def _distributed_cpu(client: Any, background: float, seconds: float = 0.3) -> tu
     busy = max(1, min(threads, int(CPU_COUNT)))
     together = delayed(list)([delayed(_work.do_work)(seconds, "numpy") for _ in range(busy)])
     spans = [s for s in trace(together, "distributed", client=client).spans if s.name == "do_work"]
-    share = min(1.0, seconds / (pace * statistics.mean(s.seconds for s in spans)))
+    share = min(1.0, seconds / statistics.mean(s.seconds for s in spans))  # NumPy: not paced
     crowded = int(CPU_COUNT) / share - busy if busy == int(CPU_COUNT) and share < 1 else 0.0
     return pace, max(0.0, crowded - background)
 

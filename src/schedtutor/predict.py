@@ -279,7 +279,9 @@ def _run_distributed(
     if history.steal_next is not None and history.steal_every:
         # the compute is taken to start now, as the prediction returns
         first = (history.steal_next - (time.perf_counter() - history.read_at)) % history.steal_every
-    likeliest, runs = _distributed_model.possible_runs(simulate, history.steal_every, first)
+    likeliest, runs = _distributed_model.possible_runs(
+        simulate, history.steal_every, first, shuffled=not history.same_hashes
+    )
     outcomes = tuple(run.end + costs.distributed_stop for run in runs)
     return likeliest.machine, cluster.names, likeliest.end + costs.distributed_stop, outcomes
 
