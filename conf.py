@@ -72,12 +72,16 @@ extensions = [
     # docs/_ext: in a parallel build (-j N), a notebook that times CPU-bound work runs
     # alone, and those that mostly sleep run side by side
     "parallel_notebooks",
+    # docs/_ext: every sentence marked [...]{.claim:label} is backed by a check that
+    # held in this build; the "What this build checked" page lists them all
+    "claims",
 ]
 
-exclude_patterns = ["_build", "_ext", "_conventions.md", "**/.ipynb_checkpoints"]
+exclude_patterns = ["_build", "_ext", "_static", "_conventions.md", "**/.ipynb_checkpoints"]
 
 # -- MyST and notebook execution ---------------------------------------------
-myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
+# attrs_inline: a claimed sentence is a span, [...]{.claim:label} (docs/_ext/claims.py)
+myst_enable_extensions = ["attrs_inline", "colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
 
 # Notebooks run in a temporary folder, against the library as installed: on Read
@@ -130,6 +134,8 @@ html_theme_options = {
 }
 # Read the Docs sets the canonical URL of the version it builds.
 html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", "")
+
+html_static_path = [str(HERE / "docs" / "_static")]
 
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True

@@ -74,7 +74,7 @@ class TestFusedSubgraph:
 
     def test_a_plain_task_has_no_inner_graph(self) -> None:
         """A task that was not fused is not mistaken for one."""
-        dsk, keys = _compat.computed_graph(slow_arithmetic(delay=0))
+        dsk, _ = _compat.computed_graph(slow_arithmetic(delay=0))
         assert all(_compat.fused_subgraph(node) is None for node in dsk.values())
 
 

@@ -30,12 +30,24 @@ DOCS = ROOT / "docs"
 sys.path.insert(0, str(DOCS / "_ext"))
 from parallel_notebooks import runs_alone  # noqa: E402
 
+from tests.notebook_cells import code_cells  # noqa: E402
+
 TUTORIALS = sorted((DOCS / "tutorials").glob("[0-9][0-9]-*.md"))
 
 #: A number followed by a unit of time: what a hand-typed timing looks like.
 TIMING = re.compile(
     r"(?<![\w.])\d+(?:\.\d+)?[ \u00a0-]?(?:s|ms|µs|us|secs?|seconds?|milliseconds?)\b"
 )
+
+#: A figure given in words: "tens of microseconds", "a few milliseconds".
+WORDED_TIMING = re.compile(
+    r"\b(?:tens|hundreds|thousands|a few|several|a couple) of "
+    r"(?:(?:micro|milli|nano)?seconds|µs|ms)\b",
+    re.I,
+)
+
+#: Every page a reader reads (the conventions are not published).
+PAGES = sorted(p for p in DOCS.rglob("*.md") if not p.name.startswith("_"))
 
 #: Long runs of base64 (images embedded in notebooks), escaped newlines included.
 BASE64 = re.compile(r"(?:[A-Za-z0-9+/=]|\\n){100,}")
@@ -59,8 +71,9 @@ def prose(markdown: str) -> str:
 
 
 def hand_typed_timings(markdown: str) -> list[str]:
-    """Return every number-with-a-time-unit in the prose of ``markdown``."""
-    return [m.group(0) for m in TIMING.finditer(prose(markdown))]
+    """Return every number-with-a-time-unit, or figure in words, in the prose of ``markdown``."""
+    text = prose(markdown)
+    return [m.group(0) for m in (*TIMING.finditer(text), *WORDED_TIMING.finditer(text))]
 
 
 def page(site: Path, source: Path) -> Path:
@@ -97,11 +110,14 @@ class TestSources:
         glued = "took {glue:text}`t_sync:.2f` s; `sleep(1)`\n```python\nsleep(2) # 2 s\n```\n"
         assert hand_typed_timings(glued) == []
         assert hand_typed_timings("dask 0.20 (2018), chunksize 6, version 3.5s") == ["3.5s"]
+        assert hand_typed_timings("it costs tens of microseconds a task") == [
+            "tens of microseconds"
+        ]
 
-    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
-    def test_no_hand_typed_timing(self, tutorial: Path) -> None:
-        """No tutorial types a timing into its prose: every number of seconds is glued."""
-        assert hand_typed_timings(tutorial.read_text(encoding="utf-8")) == []
+    @pytest.mark.parametrize("source", PAGES, ids=lambda p: p.relative_to(DOCS).as_posix())
+    def test_no_hand_typed_timing(self, source: Path) -> None:
+        """No page types a timing into its prose: every number of seconds is glued."""
+        assert hand_typed_timings(source.read_text(encoding="utf-8")) == []
 
     @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
     def test_notebook_shape(self, tutorial: Path) -> None:
@@ -113,6 +129,58 @@ class TestSources:
             r"```\{code-cell\}[^\n]*\n:tags: \[remove-input\]\n(.*?)```", text, re.S
         )
         assert stamp_cell and "environment()" in stamp_cell.group(1), "no stamp cell"
+
+
+#: Longest visible code cell a tutorial may show, in lines and in columns (the page's code
+#: column shows about 76 characters without scrolling).
+MAX_CELL_LINES, MAX_CELL_COLUMNS = 15, 76
+
+#: What only the site's build knows about, which a tutorial never mentions.
+BUILD_WORDS = re.compile(
+    r"SCHEDTUTOR_(?:FREE_THREADED_PYTHON|EXECUTION|BENCHMARKS|WORK_LOG)|\bmake "
+    r"(?:docs|test|bench|lint|free-threaded|clean)\b|fast build|\bsphinx|\bmyst",
+    re.I,
+)
+
+
+class TestVisibleCode:
+    """What a tutorial shows as code is what a reader would type."""
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_short_cells(self, tutorial: Path) -> None:
+        """No visible code cell is longer than 15 lines or wider than the code column."""
+        long = [
+            (cell.line, len(cell.code.splitlines()))
+            for cell in code_cells(tutorial.read_text(encoding="utf-8"))
+            if cell.visible and len(cell.code.splitlines()) > MAX_CELL_LINES
+        ]
+        wide = [
+            (cell.line, line)
+            for cell in code_cells(tutorial.read_text(encoding="utf-8"))
+            if cell.visible
+            for line in cell.code.splitlines()
+            if len(line) > MAX_CELL_COLUMNS
+        ]
+        assert not long, f"visible cells over {MAX_CELL_LINES} lines (line, length): {long}"
+        assert not wide, f"visible lines over {MAX_CELL_COLUMNS} columns: {wide}"
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_no_build_machinery_in_visible_code(self, tutorial: Path) -> None:
+        """Visible code never imports myst_nb nor names what only the build knows."""
+        for cell in code_cells(tutorial.read_text(encoding="utf-8")):
+            if cell.visible:
+                assert "myst_nb" not in cell.code and "glue(" not in cell.code, cell.line
+                assert not BUILD_WORDS.search(cell.code), (cell.line, cell.code)
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_predict_first_and_a_summary(self, tutorial: Path) -> None:
+        """Each tutorial asks for a prediction, answers it in a checked dropdown, and sums up."""
+        text = tutorial.read_text(encoding="utf-8")
+        predict = re.search(r"^#{2,3} Predict first\n(.*?)(?=^#{2,3} )", text, re.S | re.M)
+        assert predict, "no 'Predict first' section"
+        answer = re.search(r":::\{dropdown\}(.*?)\n:::", predict.group(1), re.S)
+        assert answer and "{.claim:" in answer.group(1), "no checked answer in a dropdown"
+        assert re.search(r"^## What you learned\n", text, re.M), "no 'What you learned'"
 
 
 class TestReadTheDocsConfig:
@@ -283,6 +351,14 @@ class TestBuiltSite:
         # ...and the build did read in parallel: two notebooks that share ran side by side
         shared = [(s, e) for page, (kind, s, e) in spans.items() if kind == "shared"]
         assert any(s1 < e2 and s2 < e1 for (s1, e1), (s2, e2) in combinations(shared, 2))
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_tutorials_speak_dask(self, built_site: Path, tutorial: Path) -> None:
+        """A tutorial page never mentions the build: its variables, make, Sphinx or myst."""
+        html = page(built_site, tutorial).read_text(encoding="utf-8")
+        article = html[html.find("<article") : html.find("</article>")]
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", article))
+        assert not BUILD_WORDS.findall(text), BUILD_WORDS.findall(text)
 
     def test_nothing_local_is_published(self, built_site: Path) -> None:
         """No page, source or notebook holds a local path, the host name or the user name."""
