@@ -200,6 +200,68 @@ PROSE_PAGES = sorted(
 )
 
 
+BUSY = """\
+from schedtutor.claims import check
+from schedtutor.load import Load
+busy = Load(others=1.9, cpus=2, seconds=3.0)
+check("numpy-faster", False, {"speed-up": 1.1}, "> 1.5", load=busy, needs_free_cpus=2)
+"""
+
+UNVERIFIABLE = (
+    notebook_page(BUSY, title="Busy").replace(
+        "```{code-cell} python\n", "```{code-cell} python\n:tags: [remove-cell]\n", 1
+    )
+    + "\n[NumPy in two threads ran faster.]{.claim:numpy-faster}\n"
+)
+
+
+class TestABusyMachine:
+    """A claim the machine was too busy to verify: refused, or marked on a local rebuild."""
+
+    def test_refused_by_default_in_one_line(self, tmp_path: Path) -> None:
+        """By default the build stops on it, naming the claim and the load."""
+        done = build_pages(
+            tmp_path,
+            {"busy": UNVERIFIABLE, "claims": CLAIMS_PAGE},
+            {"SCHEDTUTOR_UNVERIFIED": ""},
+            strict=False,
+        )
+        assert done.returncode == 2
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert errors[0] == (
+            "error: source/busy.md: the claim 'numpy-faster' could not be verified: speed-up "
+            "1.1; held to > 1.5; other programs kept 1.9 of 2 CPUs busy (the claim needs 2 "
+            "free); rebuild when the machine is idle (or, for a local rebuild, set "
+            "SCHEDTUTOR_UNVERIFIED=mark)"
+        )
+        assert len(errors) == 2 and "Traceback" not in done.stderr
+
+    def test_marked_on_a_local_rebuild(self, tmp_path: Path) -> None:
+        """With SCHEDTUTOR_UNVERIFIED=mark the build says so in one line and marks the page."""
+        done = build_pages(
+            tmp_path,
+            {"busy": UNVERIFIABLE, "claims": CLAIMS_PAGE},
+            {"SCHEDTUTOR_UNVERIFIED": "mark"},
+            strict=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        notes = [line for line in done.stderr.splitlines() if line.startswith("note:")]
+        assert notes == [
+            "note: source/busy.md: the claim 'numpy-faster' was not verified on this build: "
+            "speed-up 1.1; held to > 1.5; other programs kept 1.9 of 2 CPUs busy (the claim "
+            "needs 2 free)"
+        ]
+        busy = (tmp_path / "html" / "busy.html").read_text(encoding="utf-8")
+        assert re.search(
+            r'<a class="claim-mark claim-unverified[^"]*"[^>]*title="Not verified on this '
+            r'build \(the machine was busy\): [^"]*1\.9 of 2 CPUs[^"]*"[^>]*>\?</a>',
+            busy,
+        ), busy[busy.find("<article") : busy.find("</article>")]
+        listing = (tmp_path / "html" / "claims.html").read_text(encoding="utf-8")
+        assert "1 could not be verified on this build" in listing
+        assert 'class="claim-entry claim-unverified"' in listing
+
+
 def content_pages(site: Path) -> list[Path]:
     """Every page of the site a reader reads for its prose."""
     pages = []

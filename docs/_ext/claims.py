@@ -16,6 +16,10 @@ Once every page has been read, this extension
 * stops the build, before anything is written, with one line per problem,
   when a marked sentence has no check, a check backs no sentence, a label is
   checked on two pages, or a check did not hold;
+* refuses a claim the machine was too busy to verify (its check's status is
+  ``unverified``) the same way -- unless ``SCHEDTUTOR_UNVERIFIED=mark``, for
+  a local rebuild on a busy machine: then the build says so in one line per
+  claim and the page marks it "not verified on this build";
 * marks each claimed sentence with a small ✓ that links to its entry on the
   "What this build checked" page, its tooltip the evidence;
 * fills that page (the ``schedtutor-claims`` directive) with every claim, page
@@ -44,6 +48,7 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from schedtutor import settings
 from schedtutor.claims import GLUE_PREFIX, LABEL
 
 logger = logging.getLogger(__name__)
@@ -52,8 +57,13 @@ CLASS_PREFIX = "claim:"
 """A claimed sentence's span has the class ``claim:<label>``."""
 
 
-SYMBOLS = {"passed": "✓", "failed": "✗"}
-WORDS = {"passed": "held", "failed": "did not hold"}
+SYMBOLS = {"passed": "✓", "failed": "✗", "unverified": "?"}
+WORDS = {"passed": "held", "failed": "did not hold", "unverified": "not verified on this build"}
+TOOLTIPS = {
+    "passed": "Checked by this build",
+    "failed": "Did not hold in this build",
+    "unverified": "Not verified on this build (the machine was busy)",
+}
 
 
 @dataclass
@@ -77,12 +87,13 @@ class Record:
     status: str
     evidence: dict[str, str]
     bound: str
+    load: str = ""
 
     def summary(self) -> str:
-        """The evidence and the bound in one line."""
+        """The evidence, the bound and the load in one line."""
         measured = "; ".join(f"{name} {value}" for name, value in self.evidence.items())
         held = f"held to {self.bound}" if self.bound else ""
-        return "; ".join(part for part in (measured, held) if part)
+        return "; ".join(part for part in (measured, held, self.load) if part)
 
 
 def sentences(env: BuildEnvironment) -> dict[str, list[Sentence]]:
@@ -154,7 +165,12 @@ def read_checks(env: BuildEnvironment, docname: str) -> dict[str, Record]:
         label = key[len(GLUE_PREFIX) :]
         if isinstance(data, dict):
             found[label] = Record(
-                label, docname, str(data["status"]), dict(data["evidence"]), str(data["bound"])
+                label,
+                docname,
+                str(data["status"]),
+                dict(data["evidence"]),
+                str(data["bound"]),
+                str(data.get("load", "")),
             )
     return found
 
@@ -236,22 +252,51 @@ def problems(env: BuildEnvironment) -> list[tuple[str, int | None, str]]:
         found += [
             (record.docname, None, f"the claim {label!r} did not hold: {record.summary()}")
             for record in done
-            if record.status != "passed"
+            if record.status == "failed"
         ]
+        if settings.unverified_claims() == "refuse":
+            found += [
+                (record.docname, None, f"the claim {label!r} could not be verified: "
+                 f"{record.summary()}; rebuild when the machine is idle (or, for a local "
+                 f"rebuild, set {settings.UNVERIFIED}=mark)")
+                for record in done
+                if record.status == "unverified"
+            ]  # fmt: skip
     return found
 
 
+def unverified(env: BuildEnvironment) -> list[Record]:
+    """The checks whose claims the machine was too busy to verify."""
+    return [r for done in checks_by_label(env).values() for r in done if r.status == "unverified"]
+
+
+def _where(env: BuildEnvironment, docname: str, line: int | None) -> str:
+    path = Path(env.doc2path(docname))
+    if path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
+    return f"{path}{f':{line}' if line else ''}"
+
+
 def stop_on_problems(app: Sphinx, env: BuildEnvironment) -> None:
-    """Stop the build before it writes anything when a claim is not backed, one line each."""
+    """Stop the build before it writes anything when a claim is not backed, one line each.
+
+    With ``SCHEDTUTOR_UNVERIFIED=mark``, a claim the machine was too busy to
+    verify is reported in one line too, and the build goes on.
+    """
     found = problems(env)
+    notes = unverified(env) if settings.unverified_claims() == "mark" else []
+    if notes or found:
+        print(file=sys.stderr)
+    for record in notes:
+        print(
+            f"note: {_where(env, record.docname, None)}: the claim {record.label!r} was not "
+            f"verified on this build: {record.summary()}",
+            file=sys.stderr,
+        )
     if not found:
         return
-    print(file=sys.stderr)
     for docname, line, message in found:
-        path = Path(env.doc2path(docname))
-        if path.is_relative_to(Path.cwd()):
-            path = path.relative_to(Path.cwd())
-        print(f"error: {path}{f':{line}' if line else ''}: {message}", file=sys.stderr)
+        print(f"error: {_where(env, docname, line)}: {message}", file=sys.stderr)
     print(
         f"error: the site was not written: {len(found)} claim(s) are not backed by a check "
         "that held in this build (see above)",
@@ -299,7 +344,7 @@ class MarkClaims(SphinxPostTransform):
                 SYMBOLS[record.status],
                 refuri=f"{here}#check-{label}" if page else "",
                 internal=True,
-                reftitle=f"Checked by this build: {record.summary()}",
+                reftitle=f"{TOOLTIPS[record.status]}: {record.summary()}",
                 classes=["claim-mark", f"claim-{record.status}"],
             )
             node += mark
@@ -319,11 +364,14 @@ class MarkClaims(SphinxPostTransform):
                 label
             )
         held = sum(record.status == "passed" for record in checked.values())
-        out: list[nodes.Node] = [
-            nodes.paragraph(
-                text=f"This build checked {len(checked)} claims on {len(pages)} pages; {held} held."
+        busy = sum(record.status == "unverified" for record in checked.values())
+        tally = f"This build checked {len(checked)} claims on {len(pages)} pages; {held} held."
+        if busy:
+            tally += (
+                f"  {busy} could not be verified on this build: other programs kept the "
+                "machine too busy (each says how busy)."
             )
-        ]
+        out: list[nodes.Node] = [nodes.paragraph(text=tally)]
         for docname in sorted(pages, key=reading_order):
             title = env_title(env, docname)
             section = nodes.section(ids=[f"page-{docname.replace('/', '-')}"])

@@ -18,6 +18,16 @@ a check backs no sentence, or a check fails.  Otherwise each marked sentence
 gets a small ✓ whose tooltip shows the evidence, and the reference page "What
 this build checked" lists every claim with its evidence.
 
+Some claims need the machine to themselves: that two threads of NumPy work
+run twice as fast as one needs two free CPUs.  Such a check passes the
+:class:`~schedtutor.load.Load` measured while the experiment ran and the
+free CPUs the claim needs; when the claim does not hold *and* other programs
+left fewer CPUs free than that, its status is ``unverified`` rather than
+``failed``: the machine could not show it.  The site's published build refuses
+an unverified claim like a failed one; a local rebuild may mark it "not
+verified on this build" instead (``SCHEDTUTOR_UNVERIFIED=mark``, see
+:func:`schedtutor.settings.unverified_claims`).
+
 :func:`check` returns a :class:`Check` and, in a Jupyter kernel that has
 myst-nb, hands it to the build by *gluing* it under ``claim:<label>``; anywhere
 else it only returns it, so a check runs unchanged in a plain script.
@@ -37,6 +47,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from schedtutor.load import Load
+
 __all__ = ["GLUE_PREFIX", "LABEL", "STATUSES", "Check", "check"]
 
 GLUE_PREFIX = "claim:"
@@ -45,10 +57,10 @@ GLUE_PREFIX = "claim:"
 LABEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 """What a claim's label looks like: lower-case words joined by hyphens."""
 
-STATUSES = ("passed", "failed")
-"""What a check can come to: its claim held, or it did not."""
+STATUSES = ("passed", "failed", "unverified")
+"""What a check can come to: its claim held, it did not, or the machine was too busy to tell."""
 
-_SYMBOL = {"passed": "✓", "failed": "✗"}
+_SYMBOL = {"passed": "✓", "failed": "✗", "unverified": "?"}
 
 
 def _shown(value: object) -> str:
@@ -68,6 +80,8 @@ class Check:
     status: str
     evidence: dict[str, str] = field(default_factory=dict)
     bound: str = ""
+    load: str = ""
+    """The machine's load while the claim was measured, in words (when it was measured)."""
 
     @property
     def passed(self) -> bool:
@@ -75,10 +89,10 @@ class Check:
         return self.status == "passed"
 
     def summary(self) -> str:
-        """Return the evidence and the bound in one line (the page's tooltip)."""
+        """Return the evidence, the bound and the load in one line (the page's tooltip)."""
         measured = "; ".join(f"{name} {value}" for name, value in self.evidence.items())
         held = f"held to {self.bound}" if self.bound else ""
-        return "; ".join(part for part in (measured, held) if part)
+        return "; ".join(part for part in (measured, held, self.load) if part)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the check as plain JSON-ready data."""
@@ -93,13 +107,25 @@ def check(
     holds: bool,
     evidence: Mapping[str, object] | None = None,
     bound: str = "",
+    *,
+    load: Load | None = None,
+    needs_free_cpus: float | None = None,
 ) -> Check:
     """Check the claim ``label``: ``holds`` says whether it held, on ``evidence``.
 
     ``evidence`` names the measured values the claim rests on (floats are shown
     to three significant figures); ``bound`` says in words what they were held
-    to.  In a Jupyter kernel with myst-nb the result is glued for the docs
-    build as ``claim:<label>``.
+    to.  ``load`` is the machine's load while it was measured
+    (:class:`~schedtutor.load.LoadMeter`); a claim that did not hold while
+    other programs left fewer than ``needs_free_cpus`` CPUs free is
+    ``unverified``, not ``failed``.  In a Jupyter kernel with myst-nb the
+    result is glued for the docs build as ``claim:<label>``.
+
+    >>> from schedtutor.load import Load
+    >>> busy = Load(others=1.9, cpus=2, seconds=3.0)
+    >>> check("numpy-threads-faster", False, {"speed-up": 1.1}, "> 1.5",
+    ...       load=busy, needs_free_cpus=2).status
+    'unverified'
 
     >>> check("Threads", True)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -111,11 +137,23 @@ def check(
             "a claim's label is lower-case words joined by hyphens, such as "
             f"'threads-as-slow'; got {label!r}"
         )
+    if bool(holds):
+        status = "passed"
+    elif load is not None and needs_free_cpus is not None and load.free < needs_free_cpus:
+        status = "unverified"
+    else:
+        status = "failed"
+    described = ""
+    if load is not None:
+        described = str(load)
+        if needs_free_cpus is not None:
+            described += f" (the claim needs {needs_free_cpus:g} free)"
     result = Check(
         label,
-        "passed" if bool(holds) else "failed",
+        status,
         {str(name): _shown(value) for name, value in (evidence or {}).items()},
         bound,
+        described,
     )
     _hand_to_the_build(result)
     return result

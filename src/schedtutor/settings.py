@@ -4,22 +4,26 @@ Each ``SCHEDTUTOR_*`` variable is read by one function here and nowhere
 else, so what a variable means, its default and the error for a bad value
 are written once:
 
-==================================  ==========================================
-``SCHEDTUTOR_DELAY``                seconds each slow op works (default 1.0):
-                                    :func:`delay`
-``SCHEDTUTOR_SCHEDULER_ADDRESS``    a running Dask scheduler the distributed
-                                    lesson uses instead of local clusters:
-                                    :func:`scheduler_address`
-``SCHEDTUTOR_FREE_THREADED_PYTHON`` a free-threaded Python with schedtutor
-                                    installed: :func:`free_threaded_python`
-``SCHEDTUTOR_EXECUTION``            how the site build runs its notebooks,
-                                    ``force`` (default) or ``cache``:
-                                    :func:`execution_mode`
-``SCHEDTUTOR_BENCHMARKS``           the folder of the committed benchmark
-                                    results: :func:`benchmarks_folder`
-``SCHEDTUTOR_WORK_LOG``             a file each task appends its deliberate
-                                    work to (the benchmarks): :func:`work_log`
-==================================  ==========================================
+===================================  ==========================================
+``SCHEDTUTOR_DELAY``                 seconds each slow op works (default 1.0):
+                                     :func:`delay`
+``SCHEDTUTOR_SCHEDULER_ADDRESS``     a running Dask scheduler the distributed
+                                     lesson uses instead of local clusters:
+                                     :func:`scheduler_address`
+``SCHEDTUTOR_FREE_THREADED_PYTHON``  a free-threaded Python with schedtutor
+                                     installed: :func:`free_threaded_python`
+``SCHEDTUTOR_EXECUTION``             how the site build runs its notebooks,
+                                     ``force`` (default) or ``cache``:
+                                     :func:`execution_mode`
+``SCHEDTUTOR_BENCHMARKS``            the folder of the committed benchmark
+                                     results: :func:`benchmarks_folder`
+``SCHEDTUTOR_WORK_LOG``              a file each task appends its deliberate
+                                     work to (the benchmarks): :func:`work_log`
+``SCHEDTUTOR_UNVERIFIED``            what the site build does with a claim the
+                                     machine was too busy to verify, ``refuse``
+                                     (default) or ``mark``:
+                                     :func:`unverified_claims`
+===================================  ==========================================
 
 This module imports nothing but the standard library: the worker processes
 the processes scheduler spawns read :func:`work_log` when they run a task.
@@ -37,12 +41,14 @@ __all__ = [
     "EXECUTION",
     "FREE_THREADED_PYTHON",
     "SCHEDULER_ADDRESS",
+    "UNVERIFIED",
     "WORK_LOG",
     "benchmarks_folder",
     "delay",
     "execution_mode",
     "free_threaded_python",
     "scheduler_address",
+    "unverified_claims",
     "work_log",
 ]
 
@@ -52,9 +58,13 @@ FREE_THREADED_PYTHON = "SCHEDTUTOR_FREE_THREADED_PYTHON"
 EXECUTION = "SCHEDTUTOR_EXECUTION"
 BENCHMARKS = "SCHEDTUTOR_BENCHMARKS"
 WORK_LOG = "SCHEDTUTOR_WORK_LOG"
+UNVERIFIED = "SCHEDTUTOR_UNVERIFIED"
 
 EXECUTION_MODES = ("force", "cache")
 """The values :func:`execution_mode` accepts; the first is the default."""
+
+UNVERIFIED_CHOICES = ("refuse", "mark")
+"""The values :func:`unverified_claims` accepts; the first is the default."""
 
 
 def _read(name: str) -> str:
@@ -122,3 +132,21 @@ def benchmarks_folder(default: str | Path = "benchmarks") -> Path:
 def work_log() -> str | None:
     """Return ``SCHEDTUTOR_WORK_LOG``, the file tasks log their work to, or None."""
     return _read(WORK_LOG) or None
+
+
+def unverified_claims() -> str:
+    """Return what the site build does with an unverified claim: ``refuse`` or ``mark``.
+
+    ``refuse`` (the default, and what a published build does): the build stops,
+    as for a claim that did not hold.  ``mark``: the page marks the claim "not
+    verified on this build", with the load that prevented it, and the build
+    goes on -- for a rebuild on a busy laptop.
+
+    >>> os.environ.pop(UNVERIFIED, None) and None
+    >>> unverified_claims()
+    'refuse'
+    """
+    choice = _read(UNVERIFIED).lower() or UNVERIFIED_CHOICES[0]
+    if choice not in UNVERIFIED_CHOICES:
+        raise ValueError(f"{UNVERIFIED} must be 'refuse' (the default) or 'mark', got {choice!r}")
+    return choice
