@@ -1,4 +1,4 @@
-"""Does schedtutor tell the truth on a busy machine?  ``make busy`` (``python benchmarks/busy_machine.py``).
+"""Does schedtutor tell the truth on a busy machine?  (``make busy``)
 
 People rebuild the site and run the tests on laptops where something else is
 always running.  This runs, ``--runs`` times each (5 by default), with one
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     passed = {kind: 0 for kind in kinds}
     beside = "idle" if args.idle else "one CPU kept busy by another program"
     print(f"busy_machine: {args.runs} run(s) of {' and '.join(kinds)}, {beside}", flush=True)
-    with (busy_cpu(args.limit) if not args.idle else _nothing()):
+    with busy_cpu(args.limit) if not args.idle else _nothing():
         for run in range(1, args.runs + 1):
             for kind in kinds:
                 started = time.perf_counter()
