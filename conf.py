@@ -72,6 +72,8 @@ extensions = [
     # docs/_ext: in a parallel build (-j N), a notebook that times CPU-bound work runs
     # alone, and those that mostly sleep run side by side
     "parallel_notebooks",
+    # docs/_ext: BokehJS, from the site's own _static, on pages with interactive timelines
+    "bokeh_pages",
 ]
 
 exclude_patterns = ["_build", "_ext", "_conventions.md", "**/.ipynb_checkpoints"]
