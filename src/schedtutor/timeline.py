@@ -36,7 +36,17 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["FORMATS", "check_timeline_file", "plot_timeline", "plot_timelines", "row_labels"]
+__all__ = [
+    "FORMATS",
+    "WAIT_STYLE",
+    "check_timeline_file",
+    "default_title",
+    "plot_timeline",
+    "plot_timelines",
+    "row_labels",
+    "spans_of",
+    "task_colors",
+]
 
 FORMATS = ("png", "svg", "pdf")
 """The image formats :func:`plot_timelines` writes."""
