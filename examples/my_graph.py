@@ -26,7 +26,7 @@ WAIT = 0.1  # seconds each download waits
 
 
 def fetch(page: int) -> str:
-    """Download page ``page`` (here: wait, as a download does, and make up its text)."""
+    """Download a page (here: wait, as downloads do; make its text up)."""
     time.sleep(WAIT)
     return " ".join(f"word{page}-{i}" for i in range(100 * (page + 1)))
 
@@ -42,6 +42,7 @@ def total(counts: list[int]) -> int:
 
 
 def word_count() -> Delayed:
-    """Return the graph: fetch each page, count its words, add the counts up."""
-    counts = [dask.delayed(count_words)(dask.delayed(fetch)(page)) for page in range(PAGES)]
+    """Return the graph: fetch each page, count its words, add up."""
+    pages = [dask.delayed(fetch)(page) for page in range(PAGES)]
+    counts = [dask.delayed(count_words)(text) for text in pages]
     return dask.delayed(total)(counts)
