@@ -75,6 +75,8 @@ extensions = [
     # docs/_ext: every sentence marked [...]{.claim:label} is backed by a check that
     # held in this build; the "What this build checked" page lists them all
     "claims",
+    # docs/_ext: BokehJS, from the site's own _static, on pages with interactive timelines
+    "bokeh_pages",
 ]
 
 exclude_patterns = ["_build", "_ext", "_static", "_conventions.md", "**/.ipynb_checkpoints"]

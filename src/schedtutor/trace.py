@@ -66,6 +66,7 @@ bookkeeping, pickling or data transfer, which show as gaps between spans.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import statistics
 import tempfile
@@ -73,6 +74,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from dask.delayed import Delayed
@@ -189,6 +191,26 @@ class Trace:
         if not steps:
             raise ValueError(f"no worker ran two tasks{f' named {name!r}' if name else ''}")
         return statistics.median(steps)
+
+    def to_chrome_trace(self, path: str | os.PathLike[str]) -> Path:
+        """Write the spans as Chrome trace-event JSON for Perfetto (:mod:`.chrome_trace`).
+
+        >>> import json, tempfile
+        >>> from schedtutor import slow_arithmetic
+        >>> traced = trace(slow_arithmetic(delay=0.001), "sync")
+        >>> path = traced.to_chrome_trace(Path(tempfile.mkdtemp()) / "sync.json")
+        >>> len([e for e in json.loads(path.read_text())["traceEvents"] if e["ph"] == "X"])
+        4
+        """
+        from schedtutor.chrome_trace import write_chrome_trace
+
+        return write_chrome_trace([self], path)
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write an interactive, self-contained HTML timeline (:mod:`.interactive`)."""
+        from schedtutor.interactive import save_html
+
+        return save_html([self], path)
 
     def __str__(self) -> str:
         return f"{self.label}: {self.seconds:.3f} s, {len(self.spans)} tasks"
