@@ -171,7 +171,8 @@ class Measurement:
     ``seconds`` maps ``(work, scheduler)`` (:data:`RUNS`) to the wall time of
     four tasks of ``task`` seconds each on two workers; ``gil_enabled`` is
     whether the GIL was on after any run; ``median_turn`` the median of
-    :func:`turns` (seconds), measured after the runs; ``probe`` is what
+    :func:`turns` (seconds), measured after the runs (None: not measured, or
+    no turn seen); ``probe`` is what
     :func:`import_undeclared_extension` found afterwards, when it was asked for.
     """
 
@@ -180,7 +181,7 @@ class Measurement:
     gil_enabled: bool
     task: float
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)
-    median_turn: float = math.nan
+    median_turn: float | None = None
     probe: ImportProbe | None = None
 
     def speedup(self, work: str) -> float:
@@ -224,7 +225,7 @@ class Measurement:
             gil_enabled=bool(data["gil_enabled"]),
             task=float(data["task"]),
             seconds={(str(w), str(s)): float(t) for w, s, t in data["seconds"]},
-            median_turn=float(data["median_turn"]),
+            median_turn=None if data["median_turn"] is None else float(data["median_turn"]),
             probe=None if probe is None else ImportProbe(**probe),
         )
 
@@ -269,7 +270,7 @@ def measure(task: float, fewest_runs: int = 1) -> Measurement:
         gil_enabled=gil,
         task=task,
         seconds=seconds,
-        median_turn=statistics.median(taken) if taken else math.nan,
+        median_turn=statistics.median(taken) if taken else None,
     )
 
 
