@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from schedtutor._base import check_figure_file, save_figure
 from schedtutor.tables import Table
-from schedtutor.timeline import FORMATS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -50,20 +50,6 @@ def _seconds(value: object, key: object) -> float:
             f"prediction with one); {key!r} has {value!r}"
         )
     return float(seconds)
-
-
-def _check_file(filename: str | Path) -> None:
-    """Raise ValueError unless a chart can be written to ``filename``."""
-    path = Path(filename)
-    if path.suffix.lower().lstrip(".") not in FORMATS:
-        raise ValueError(
-            f"cannot write a chart to {str(filename)!r}: unknown extension "
-            f"{path.suffix or '(none)'!r}; expected .png, .svg or .pdf"
-        )
-    if not path.parent.is_dir():
-        raise ValueError(
-            f"cannot write a chart to {str(filename)!r}: folder {str(path.parent)!r} does not exist"
-        )
 
 
 def _grid(
@@ -174,7 +160,7 @@ def plot_speedups(
     """
     rows, columns, seconds = _grid(measured, baseline)
     if filename is not None:
-        _check_file(filename)
+        check_figure_file(filename, "chart")
     ratio = speedups(seconds, baseline)
     expected = None if predicted is None else speedups(predicted, baseline)
     from matplotlib.figure import Figure
@@ -210,11 +196,5 @@ def plot_speedups(
     if title:
         ax.set_title(title, loc="left")
     if filename is not None:
-        try:
-            figure.savefig(filename, dpi=110)
-        except OSError as error:
-            reason = error.strerror or type(error).__name__
-            raise ValueError(
-                f"cannot write a chart to {str(filename)!r}: {reason}; give a path you can write"
-            ) from None
+        save_figure(figure, filename, "chart")
     return figure
