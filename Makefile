@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SPHINXOPTS ?= -nW --keep-going
 HTML   := _build/html
 
-.PHONY: docs test lint bench clean dot chromium venv free-threaded free-threaded-if-possible
+.PHONY: docs test lint bench clean dot chromium venv free-threaded free-threaded-for-docs
 
 venv: $(STAMP)
 
@@ -34,15 +34,15 @@ chromium:
 
 # Lesson 3 measures threads without the GIL in a second interpreter, .venv-ft's (conf.py
 # points the notebooks at it): python3.14t/3.13t from PATH, or CPython 3.13 compiled with
-# --disable-gil from Debian's source package (about 2.5 minutes, once).  `make docs`
-# and `make bench` build without it when it cannot be had (the lesson then says so);
-# `make test` needs it.
+# --disable-gil from Debian's source package (about 2.5 minutes, once).  Every target
+# that builds the site needs it: lesson 3 checks what it measured there, and those
+# checks fail without it.  `make docs` and `make bench` use the interpreter
+# SCHEDTUTOR_FREE_THREADED_PYTHON names instead, when it is set.
 free-threaded:
 	@./.ci/install-free-threaded-python
 
-free-threaded-if-possible:
-	@test -n "$$SCHEDTUTOR_FREE_THREADED_PYTHON" || ./.ci/install-free-threaded-python \
-	  || echo "make: lesson 3 will be built without a free-threaded Python"
+free-threaded-for-docs:
+	@test -n "$$SCHEDTUTOR_FREE_THREADED_PYTHON" || ./.ci/install-free-threaded-python
 
 # -E (force mode, the default): read every page on every build, so every notebook
 # runs again and no page keeps numbers from an older build.  Cache mode leaves -E out:
@@ -55,7 +55,7 @@ free-threaded-if-possible:
 # a serial build.  The recipe's first line asks Python once; the others reuse the answer.
 JOBS  ?= $(shell $(PY) -c 'from schedtutor.ops import fast_mode; print(2 if fast_mode() else 1)' 2>/dev/null || echo 1)
 FRESH := $(if $(filter cache,$(shell echo '$(SCHEDTUTOR_EXECUTION)' | tr A-Z a-z)),,-E)
-docs: $(STAMP) dot free-threaded-if-possible
+docs: $(STAMP) dot free-threaded-for-docs
 	$(eval JOBS := $(JOBS))
 	@echo "make: building the site: $${SCHEDTUTOR_DELAY:-1.0} s per slow op, notebooks executed in '$${SCHEDTUTOR_EXECUTION:-force}' mode, $(JOBS) job(s)"
 	$(PY) -m sphinx $(FRESH) -j $(JOBS) $(SPHINXOPTS) -b html -d _build/doctrees -c . docs $(HTML)
@@ -67,7 +67,7 @@ test: $(STAMP) dot chromium free-threaded
 
 # Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json
 # (and the prediction-accuracy table in benchmarks/prediction-accuracy.md).  About 25 minutes.
-bench: $(STAMP) dot free-threaded-if-possible
+bench: $(STAMP) dot free-threaded-for-docs
 	$(PY) benchmarks/bench.py
 
 lint: $(STAMP)

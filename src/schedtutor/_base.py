@@ -6,19 +6,32 @@ reader (``processes (chunksize=1)``), and -- tracing and predicting -- ask
 for the task graph ``dask.compute`` would run.  Those three things live
 here, once; the public modules re-export the names a reader may want
 (:func:`schedtutor.timing.label`, :func:`schedtutor.trace.materialize`).
+The modules that draw (timelines, speed-up charts) check where a figure is
+to be written, before drawing, and write it, here too.
 """
 
 from __future__ import annotations
 
 import reprlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dask.base import is_dask_collection
 
 from schedtutor import _compat
 
-__all__ = ["check_collection", "label", "materialize"]
+__all__ = [
+    "FIGURE_FORMATS",
+    "check_collection",
+    "check_figure_file",
+    "label",
+    "materialize",
+    "save_figure",
+]
+
+FIGURE_FORMATS = ("png", "svg", "pdf")
+"""The image formats the library writes figures in."""
 
 
 def check_collection(obj: object) -> None:
@@ -58,3 +71,36 @@ def materialize(obj: Any, optimize_graph: bool = True) -> tuple[dict[Any, Any], 
     """
     check_collection(obj)
     return _compat.computed_graph(obj, optimize_graph)
+
+
+def check_figure_file(filename: str | Path, what: str = "figure") -> Path:
+    """Return ``filename`` as a Path if a ``what`` can be written there, else raise ValueError.
+
+    >>> check_figure_file("runs.gif", "chart")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot write a chart to 'runs.gif': unknown extension '.gif'; expected ...
+    """
+    path = Path(filename)
+    if path.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+        raise ValueError(
+            f"cannot write a {what} to {str(filename)!r}: unknown extension "
+            f"{path.suffix or '(none)'!r}; expected .png, .svg or .pdf"
+        )
+    if not path.parent.is_dir():
+        raise ValueError(
+            f"cannot write a {what} to {str(filename)!r}: folder {str(path.parent)!r} "
+            "does not exist"
+        )
+    return path
+
+
+def save_figure(figure: Any, filename: str | Path, what: str = "figure") -> None:
+    """Write a matplotlib ``figure`` to ``filename``; a failure is one line of ValueError."""
+    try:
+        figure.savefig(filename, dpi=110)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ValueError(
+            f"cannot write a {what} to {str(filename)!r}: {reason}; give a path you can write"
+        ) from None

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from schedtutor._base import FIGURE_FORMATS, check_figure_file, save_figure
 from schedtutor.trace import TaskSpan
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ __all__ = [
     "task_colors",
 ]
 
-FORMATS = ("png", "svg", "pdf")
+FORMATS = FIGURE_FORMATS
 """The image formats :func:`plot_timelines` writes."""
 
 _COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3")
@@ -243,18 +244,7 @@ def check_timeline_file(filename: str | Path) -> Path:
     ...
     ValueError: cannot write a timeline to 'runs.gif': unknown extension '.gif'; expected ...
     """
-    path = Path(filename)
-    if path.suffix.lower().lstrip(".") not in FORMATS:
-        raise ValueError(
-            f"cannot write a timeline to {str(filename)!r}: unknown extension "
-            f"{path.suffix or '(none)'!r}; expected .png, .svg or .pdf"
-        )
-    if not path.parent.is_dir():
-        raise ValueError(
-            f"cannot write a timeline to {str(filename)!r}: folder {str(path.parent)!r} "
-            "does not exist"
-        )
-    return path
+    return check_figure_file(filename, "timeline")
 
 
 def plot_timelines(
@@ -289,11 +279,5 @@ def plot_timelines(
         if ax is not axes[-1]:
             ax.set_xlabel("")
     if filename is not None:
-        try:
-            figure.savefig(filename, dpi=110)
-        except OSError as error:
-            reason = error.strerror or type(error).__name__
-            raise ValueError(
-                f"cannot write a timeline to {str(filename)!r}: {reason}; give a path you can write"
-            ) from None
+        save_figure(figure, filename, "timeline")
     return figure
