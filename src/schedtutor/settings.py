@@ -19,6 +19,10 @@ are written once:
                                     results: :func:`benchmarks_folder`
 ``SCHEDTUTOR_WORK_LOG``             a file each task appends its deliberate
                                     work to (the benchmarks): :func:`work_log`
+``SCHEDTUTOR_BROWSER``              the Chromium or Chrome the browser test
+                                    drives (default: the first of
+                                    :data:`BROWSER_NAMES` on ``PATH``):
+                                    :func:`browser`
 ==================================  ==========================================
 
 This module imports nothing but the standard library: the worker processes
@@ -29,16 +33,20 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from pathlib import Path
 
 __all__ = [
     "BENCHMARKS",
+    "BROWSER",
+    "BROWSER_NAMES",
     "DELAY",
     "EXECUTION",
     "FREE_THREADED_PYTHON",
     "SCHEDULER_ADDRESS",
     "WORK_LOG",
     "benchmarks_folder",
+    "browser",
     "delay",
     "execution_mode",
     "free_threaded_python",
@@ -52,6 +60,10 @@ FREE_THREADED_PYTHON = "SCHEDTUTOR_FREE_THREADED_PYTHON"
 EXECUTION = "SCHEDTUTOR_EXECUTION"
 BENCHMARKS = "SCHEDTUTOR_BENCHMARKS"
 WORK_LOG = "SCHEDTUTOR_WORK_LOG"
+BROWSER = "SCHEDTUTOR_BROWSER"
+
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")
+"""The programs :func:`browser` looks for on ``PATH``, in this order (Debian's name first)."""
 
 EXECUTION_MODES = ("force", "cache")
 """The values :func:`execution_mode` accepts; the first is the default."""
@@ -122,3 +134,32 @@ def benchmarks_folder(default: str | Path = "benchmarks") -> Path:
 def work_log() -> str | None:
     """Return ``SCHEDTUTOR_WORK_LOG``, the file tasks log their work to, or None."""
     return _read(WORK_LOG) or None
+
+
+def browser() -> str | None:
+    """Return the path of the Chromium the browser test drives, or None when there is none.
+
+    ``SCHEDTUTOR_BROWSER`` names it (a path, or a program on ``PATH``); unset,
+    the first of :data:`BROWSER_NAMES` on ``PATH`` is used.
+
+    >>> os.environ[BROWSER] = "no-such-browser-here"
+    >>> browser()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: SCHEDTUTOR_BROWSER='no-such-browser-here' is no program: name a Chromium or ...
+    >>> del os.environ[BROWSER]
+    """
+    named = _read(BROWSER)
+    if named:
+        found = shutil.which(named)
+        if found is None:
+            raise ValueError(
+                f"{BROWSER}={named!r} is no program: name a Chromium or Chrome (a path, or "
+                f"{', '.join(BROWSER_NAMES[:-1])} or {BROWSER_NAMES[-1]} on PATH)"
+            )
+        return found
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    return None
