@@ -17,20 +17,22 @@ around has changed (then the workaround may go), and one that fails when the
 locked version (``requirements/lock.txt``) leaves the versions it was written
 for (then check the first, and widen the range or remove the workaround).
 
-==============================  ==================  ==========================================
-module                          package, versions   what it works around
-==============================  ==================  ==========================================
-:mod:`.ipykernel_shutdown`      ipykernel 7.4       a kernel asked to shut down waits for
-                                                    multiprocessing's resource tracker, and
-                                                    can hang on a race between its threads
-:mod:`.nbclient_unix_sockets`   nbclient 0.10-0.11  jupyter_client picks a kernel's TCP ports
-                                                    before the kernel binds them; nbclient
-                                                    has no public way to choose the transport
-:mod:`.sphinx_parallel_chunks`  Sphinx 8.0-9.0      a parallel read splits the pages into
-                                                    contiguous chunks, in the order given
-:mod:`.jupyter_cache_tables`    jupyter-cache 1.0   two processes that open a new cache at
-                                                    once both create its tables
-==============================  ==================  ==========================================
+The workarounds, by module (the package and versions each was written for):
+
+:mod:`.ipykernel_shutdown` (ipykernel 7.4)
+    A kernel asked to shut down waits for multiprocessing's resource tracker,
+    and can hang on a race between its threads.
+:mod:`.nbclient_unix_sockets` (nbclient 0.10 and 0.11)
+    jupyter_client picks a kernel's TCP ports before the kernel binds them,
+    and nbclient has no public way to choose another transport.
+:mod:`.sphinx_parallel_chunks` (Sphinx 8.0 to 9.0)
+    A parallel read splits the pages into contiguous chunks, in the order
+    given, and offers no other way to say which pages go together.
+:mod:`.jupyter_cache_tables` (jupyter-cache 1.0)
+    Two processes that open a new cache at once both create its tables.
+:mod:`.autodoc_typehints_deprecation` (sphinx-autodoc-typehints 3.6)
+    It calls a Sphinx API deprecated in Sphinx 9: a warning per documented
+    function in the build log.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def record(name: str, package: str, versions: str, file: str) -> Workaround:
 def everything() -> tuple[Workaround, ...]:
     """Return the record of every workaround of this package."""
     from . import (
+        autodoc_typehints_deprecation,
         ipykernel_shutdown,
         jupyter_cache_tables,
         nbclient_unix_sockets,
@@ -109,4 +112,5 @@ def everything() -> tuple[Workaround, ...]:
         nbclient_unix_sockets.WORKAROUND,
         sphinx_parallel_chunks.WORKAROUND,
         jupyter_cache_tables.WORKAROUND,
+        autodoc_typehints_deprecation.WORKAROUND,
     )

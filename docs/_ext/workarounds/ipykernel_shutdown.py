@@ -8,8 +8,9 @@ ipykernel 7.4 kept most kernels of the build waiting those 2.5 s, or for ever:
   (a Dask processes pool, a local cluster) starts this helper, which ignores
   SIGTERM; ipykernel's shutdown signals the kernel's children again and again
   until they are gone, and the tracker never goes.  Closing its pipe (what the
-  kernel's own exit would do) ends it at once.  This one is deterministic: a
-  kernel that spawned a process never exits on its own.
+  kernel's own exit would do) ends it at once.  Most kernels that spawned a
+  process never exit on their own (eight of eight in a row here; now and then
+  one does).
 * **a race between the kernel's threads.**  The control thread that answered
   the shutdown request goes on to flush ``sys.stderr`` and to publish its
   status just as the main thread stops the IOPub thread, and then waits for
