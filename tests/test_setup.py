@@ -32,7 +32,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from schedtutor import environment
-from tests.conftest import FAST_DOCS_DELAY, ROOT
+from tests.conftest import FAST_DOCS_DELAY, ROOT, path_without
 
 LOCK = ROOT / "requirements" / "lock.txt"
 
@@ -107,20 +107,6 @@ class TestLock:
 
 
 # -- the one-line stops ---------------------------------------------------------------------
-
-
-def path_without(folder: Path, *names: str) -> str:
-    """A PATH of one folder with every program of the current PATH except ``names``."""
-    folder.mkdir()
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        if not os.path.isdir(directory):
-            continue
-        for entry in os.scandir(directory):
-            target = folder / entry.name
-            if entry.name in names or target.exists() or not os.access(entry.path, os.X_OK):
-                continue
-            target.symlink_to(entry.path)
-    return str(folder)
 
 
 def python_without(folder: Path, *modules: str, python: str = sys.executable) -> Path:
@@ -306,9 +292,10 @@ class TestWithoutRoot:
     def test_missing_graphviz_and_chromium_stop_in_one_line(self, builder_checkout: Path) -> None:
         """Without root, a missing dot or Chromium stops make with the commands to install it."""
         hidden = ("dot", "chromium", "chromium-browser", "google-chrome")
-        path = path_without(Path(tempfile.mkdtemp(prefix="schedtutor-path-")), *hidden)
+        folder = Path(tempfile.mkdtemp(prefix="schedtutor-path-"))
+        path = path_without(folder / "bin", *hidden)
         try:
-            os.chmod(path, 0o755)
+            folder.chmod(0o755)
             for target, wanted in (("dot", "brew install graphviz"), ("chromium", "chromium")):
                 done = as_builder(["make", target], builder_checkout, {"PATH": path}, 600)
                 assert done.returncode != 0, done.stdout
@@ -316,4 +303,4 @@ class TestWithoutRoot:
                 assert "sudo apt-get install" in line and wanted in line, line
                 assert "(macOS)" in line, line
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
