@@ -9,7 +9,6 @@ import pytest
 
 from schedtutor import settings
 
-
 #: A real program for the browsers' names to stand for: which one does not matter here.
 TRUE = shutil.which("true")
 
