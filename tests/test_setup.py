@@ -158,7 +158,20 @@ def copy_checkout(destination: Path) -> Path:
 
 def one_line(stderr: str) -> list[str]:
     """The lines of ``stderr`` that are not make's own ``make: *** [...] Error`` report."""
-    return [line for line in stderr.splitlines() if line and not line.startswith("make: ***")]
+    return [line for line in stderr.splitlines() if line and not MAKE_ERROR.match(line)]
+
+
+#: make's own report of a failed recipe (``make[1]:`` when make runs make).
+MAKE_ERROR = re.compile(r"make(\[\d+\])?: \*\*\* ")
+
+
+def outside_make() -> dict[str, str]:
+    """This environment without what ``make test`` passes down to a make it runs.
+
+    A make run from inside another reports as ``make[1]:`` and announces the
+    folders it enters, as a user's own ``make`` would not.
+    """
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
 
 
 class TestOneLineStops:
@@ -167,7 +180,7 @@ class TestOneLineStops:
         python = python_without(tmp_path / "python", "ensurepip")
         done = subprocess.run(
             ["make", "venv", f"PYTHON={python}", f"VENV={tmp_path / 'venv'}"],
-            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            cwd=ROOT, capture_output=True, text=True, timeout=120, env=outside_make(),
         )  # fmt: skip
         assert done.returncode != 0
         (line,) = one_line(done.stderr)
@@ -214,8 +227,8 @@ def as_builder(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``command`` as the non-root builder (this user, when it is not root)."""
     if os.getuid() != 0:
-        return subprocess.run(command, cwd=cwd, env={**os.environ, **env}, capture_output=True,
-                              text=True, timeout=timeout)  # fmt: skip
+        return subprocess.run(command, cwd=cwd, env={**outside_make(), **env},
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
     home = pwd.getpwnam(BUILDER).pw_dir
     clean = {
         "HOME": home, "USER": BUILDER, "LOGNAME": BUILDER, "LANG": "C.UTF-8",
