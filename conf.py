@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from datetime import UTC, datetime
 from importlib.metadata import version as _version
 from pathlib import Path
@@ -47,10 +46,11 @@ from schedtutor import settings
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "docs" / "_ext"))
 
-# sphinx-autodoc-typehints 3.6 uses a Sphinx API that Sphinx 10 removes; not ours to fix.
-warnings.filterwarnings(
-    "ignore", message=r".*sphinx_autodoc_typehints", category=DeprecationWarning
-)
+# Workarounds for other packages' bugs, each gated to the versions it was written for,
+# live in docs/_ext/workarounds/; this one must come before the extensions load.
+from workarounds import autodoc_typehints_deprecation  # noqa: E402
+
+autodoc_typehints_deprecation.apply()
 
 # -- Project ------------------------------------------------------------------
 project = "schedtutor"

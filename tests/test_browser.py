@@ -1,4 +1,4 @@
-"""The built site in a real browser: Debian's Chromium, driven by Playwright, on 127.0.0.1.
+"""The built site in a real browser: Chromium, driven by Playwright, on 127.0.0.1.
 
 The site is the session's fast build (``built_site`` in tests/conftest.py),
 served by a ``http.server`` thread on a free port of 127.0.0.1.  Every HTML
@@ -7,15 +7,16 @@ recorded: console errors, uncaught exceptions, failed or outside requests,
 images, links and element ids.  The tests then check those records, so they
 work on whatever pages the site has.
 
-Playwright drives ``/usr/bin/chromium`` (install it with ``make chromium``):
-it never downloads a browser of its own.
+Playwright drives the Chromium :func:`schedtutor.settings.browser` finds:
+the one ``SCHEDTUTOR_BROWSER`` names, else ``chromium``, ``chromium-browser`` or
+``google-chrome`` on ``PATH`` (``make chromium`` installs Debian's).  It never
+downloads a browser of its own.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import shutil
 import sys
 import threading
 import urllib.error
@@ -30,9 +31,10 @@ from urllib.parse import unquote, urldefrag, urlsplit
 import nbformat
 import pytest
 
+from schedtutor import settings
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -85,14 +87,21 @@ def site_url(built_site: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Launch Debian's headless Chromium through Playwright (no browser download)."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (or apt-get install chromium)")
+    """Launch the machine's Chromium headless through Playwright (no browser download)."""
+    try:
+        chromium = settings.browser()
+    except ValueError as error:
+        pytest.fail(str(error))
+    if chromium is None:
+        pytest.fail(
+            "no Chromium or Chrome: run `make chromium`, `sudo apt-get install chromium` "
+            f"(Debian/Ubuntu) or `brew install --cask chromium` (macOS), or set {settings.BROWSER}"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
         )
         try:
             yield launched

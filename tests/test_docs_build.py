@@ -189,19 +189,21 @@ class TestReadTheDocsConfig:
     config = yaml.safe_load((ROOT / ".readthedocs.yaml").read_text(encoding="utf-8"))
 
     def test_image_python_and_graphviz(self) -> None:
-        """A current Ubuntu, Python 3.12 or newer, graphviz from apt."""
+        """A current Ubuntu, the Python the lock is made for, graphviz from apt."""
         build = self.config["build"]
         assert self.config["version"] == 2
         assert build["os"] in ("ubuntu-24.04", "ubuntu-lts-latest", "ubuntu-latest")
-        major, minor = (int(n) for n in str(build["tools"]["python"]).split(".")[:2])
-        assert (major, minor) >= (3, 12)
+        header = (ROOT / "requirements" / "lock.txt").read_text(encoding="utf-8")
+        locked = re.search(r"--python-version (\S+)", header)
+        assert locked and str(build["tools"]["python"]) == locked[1], header[:300]
         assert "graphviz" in build["apt_packages"]
         assert "commands" not in build, "build.commands cannot be combined with apt_packages"
 
     def test_install_and_sphinx(self) -> None:
-        """The project is installed with its docs extra; conf.py at the top; warnings fail."""
-        (install,) = self.config["python"]["install"]
-        assert install == {"method": "pip", "path": ".", "extra_requirements": ["docs"]}
+        """The lock's versions, then the project; conf.py at the top; warnings fail."""
+        locked, project = self.config["python"]["install"]
+        assert locked == {"requirements": "requirements/lock.txt"}
+        assert project == {"method": "pip", "path": "."}
         assert self.config["sphinx"] == {"configuration": "conf.py", "fail_on_warning": True}
 
     def test_html_job_is_the_tested_build(self) -> None:

@@ -23,6 +23,10 @@ are written once:
                                      machine was too busy to verify, ``refuse``
                                      (default) or ``mark``:
                                      :func:`unverified_claims`
+``SCHEDTUTOR_BROWSER``               the Chromium or Chrome the browser test
+                                     drives (default: the first of
+                                     :data:`BROWSER_NAMES` on ``PATH``):
+                                     :func:`browser`
 ===================================  ==========================================
 
 This module imports nothing but the standard library: the worker processes
@@ -33,10 +37,13 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from pathlib import Path
 
 __all__ = [
     "BENCHMARKS",
+    "BROWSER",
+    "BROWSER_NAMES",
     "DELAY",
     "EXECUTION",
     "FREE_THREADED_PYTHON",
@@ -44,6 +51,7 @@ __all__ = [
     "UNVERIFIED",
     "WORK_LOG",
     "benchmarks_folder",
+    "browser",
     "delay",
     "execution_mode",
     "free_threaded_python",
@@ -59,6 +67,10 @@ EXECUTION = "SCHEDTUTOR_EXECUTION"
 BENCHMARKS = "SCHEDTUTOR_BENCHMARKS"
 WORK_LOG = "SCHEDTUTOR_WORK_LOG"
 UNVERIFIED = "SCHEDTUTOR_UNVERIFIED"
+BROWSER = "SCHEDTUTOR_BROWSER"
+
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")
+"""The programs :func:`browser` looks for on ``PATH``, in this order (Debian's name first)."""
 
 EXECUTION_MODES = ("force", "cache")
 """The values :func:`execution_mode` accepts; the first is the default."""
@@ -150,3 +162,32 @@ def unverified_claims() -> str:
     if choice not in UNVERIFIED_CHOICES:
         raise ValueError(f"{UNVERIFIED} must be 'refuse' (the default) or 'mark', got {choice!r}")
     return choice
+
+
+def browser() -> str | None:
+    """Return the path of the Chromium the browser test drives, or None when there is none.
+
+    ``SCHEDTUTOR_BROWSER`` names it (a path, or a program on ``PATH``); unset,
+    the first of :data:`BROWSER_NAMES` on ``PATH`` is used.
+
+    >>> os.environ[BROWSER] = "no-such-browser-here"
+    >>> browser()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: SCHEDTUTOR_BROWSER='no-such-browser-here' is no program: name a Chromium or ...
+    >>> del os.environ[BROWSER]
+    """
+    named = _read(BROWSER)
+    if named:
+        found = shutil.which(named)
+        if found is None:
+            raise ValueError(
+                f"{BROWSER}={named!r} is no program: name a Chromium or Chrome (a path, or "
+                f"{', '.join(BROWSER_NAMES[:-1])} or {BROWSER_NAMES[-1]} on PATH)"
+            )
+        return found
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    return None
