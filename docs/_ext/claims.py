@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,9 +146,10 @@ def sentences_by_label(env: BuildEnvironment) -> dict[str, list[Sentence]]:
 
 def label_of(node: nodes.Element) -> str | None:
     """The claim a span's classes name, or None for any other node."""
-    for name in node.get("classes", []):
+    classes: list[str] = node.get("classes", [])
+    for name in classes:
         if name.startswith(CLASS_PREFIX):
-            return str(name[len(CLASS_PREFIX) :])
+            return name[len(CLASS_PREFIX) :]
     return None
 
 
@@ -185,7 +187,11 @@ class ClaimCollector(EnvironmentCollector):
         listing_pages(env).discard(docname)
 
     def merge_other(
-        self, app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
+        self,
+        app: Sphinx,
+        env: BuildEnvironment,
+        docnames: AbstractSet[str],
+        other: BuildEnvironment,
     ) -> None:
         """Take over what a parallel read process collected."""
         for docname in docnames:
@@ -193,7 +199,7 @@ class ClaimCollector(EnvironmentCollector):
                 sentences(env)[docname] = sentences(other)[docname]
             if docname in records(other):
                 records(env)[docname] = records(other)[docname]
-        listing_pages(env).update(listing_pages(other) & docnames)
+        listing_pages(env).update(listing_pages(other) & set(docnames))
 
     def process_doc(self, app: Sphinx, doctree: nodes.document) -> None:
         """Find the page's marked sentences, give each an anchor, and read its checks."""
