@@ -321,6 +321,7 @@ def build_pages(
     toctree = "\n".join(pages)
     (source / "index.md").write_text(f"# Throwaway\n\n```{{toctree}}\n{toctree}\n```\n")
     for name, text in pages.items():
+        (source / f"{name}.md").parent.mkdir(parents=True, exist_ok=True)
         (source / f"{name}.md").write_text(text)
     strictly = ["-nW", "--keep-going"] if strict else []
     command = [sys.executable, "-m", "sphinx", *strictly, "-b", "html",

@@ -169,6 +169,28 @@ class TestTheBuild:
         assert 'id="check-four"' in listing and 'href="explained.html#claim-four"' in listing
         assert "(on Explained)" in listing
 
+    def test_a_relative_link_in_a_claim_still_points_home_on_the_claims_page(
+        self, tmp_path: Path
+    ) -> None:
+        """A {doc} link inside a claimed sentence leads to the same page from the claims page."""
+        linked = MEASURED.replace("Nothing else.", "").replace(
+            "[It took about four delays.]", "[It took about four delays, as {doc}`other` says.]"
+        )
+        done = build_pages(
+            tmp_path,
+            {
+                "tutorials/measured": linked,
+                "tutorials/other": "# Other\n",
+                "reference/claims": CLAIMS_PAGE,
+            },
+            strict=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        listing = (tmp_path / "html" / "reference" / "claims.html").read_text(encoding="utf-8")
+        assert 'href="../tutorials/other.html"' in listing
+        page = (tmp_path / "html" / "tutorials" / "measured.html").read_text(encoding="utf-8")
+        assert 'href="other.html"' in page
+
     def test_unbacked_claims_stop_the_build_one_line_each(self, tmp_path: Path) -> None:
         """A failed check, a claim with no check and a check with no claim: nothing written."""
         failing = MEASURED.replace("4.02 > 3.5", "4.02 > 5") + "\n[Unchecked.]{.claim:nobody}\n"

@@ -46,7 +46,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.environment.collectors import EnvironmentCollector
 from sphinx.transforms.post_transforms import SphinxPostTransform
-from sphinx.util import logging
+from sphinx.util import docname_join, logging
 from sphinx.util.docutils import SphinxDirective
 
 from schedtutor import settings
@@ -407,7 +407,7 @@ class MarkClaims(SphinxPostTransform):
             for child in sentence.content:
                 copied = child.deepcopy()
                 for ref in copied.findall(addnodes.pending_xref):
-                    ref["refdoc"] = page
+                    _move_reference(ref, sentence.docname, page)
                 quote += copied
             uri = builder.get_relative_uri(page, sentence.docname) + f"#{sentence.anchor}"
             elsewhere = record is not None and sentence.docname != record.docname
@@ -430,6 +430,19 @@ class MarkClaims(SphinxPostTransform):
 
 
 SECTIONS = ("index", "tutorials", "how-to", "explanation", "reference")
+
+
+def _move_reference(ref: addnodes.pending_xref, home: str, page: str) -> None:
+    """Make a reference copied from ``home`` onto ``page`` point where it pointed there.
+
+    A ``{doc}`` target is relative to the page it stands on: make it absolute
+    first.  Every reference then resolves as if it stood on ``page``, so its
+    link is right from there.
+    """
+    target = str(ref.get("reftarget", ""))
+    if ref.get("reftype") == "doc" and not target.startswith("/"):
+        ref["reftarget"] = "/" + docname_join(home, target)
+    ref["refdoc"] = page
 
 
 def reading_order(docname: str) -> tuple[int, str]:
