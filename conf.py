@@ -75,6 +75,9 @@ extensions = [
     # docs/_ext: every sentence marked [...]{.claim:label} is backed by a check that
     # held in this build; the "What this build checked" page lists them all
     "claims",
+    # docs/_ext: a picture glued in one notebook, shown with a caption and alt text on
+    # another page (the front page shows lesson 2's timelines)
+    "pasted_figure",
 ]
 
 exclude_patterns = ["_build", "_ext", "_static", "_conventions.md", "**/.ipynb_checkpoints"]
