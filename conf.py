@@ -89,8 +89,10 @@ myst_heading_anchors = 3
 
 # Notebooks run in a temporary folder, against the library as installed: on Read
 # the Docs that is a wheel in site-packages, not this checkout.  The "How fast is
-# this?" page reads the committed benchmark results, so tell it where they are.
-os.environ[settings.BENCHMARKS] = str(HERE / "benchmarks")
+# this?" page reads the committed benchmark results, so tell it where they are
+# (unless SCHEDTUTOR_BENCHMARKS already names another folder of results).
+if not settings.benchmarks_folder(default="").parts:
+    os.environ[settings.BENCHMARKS] = str(HERE / "benchmarks")
 
 # Lesson 3 runs its four tasks once more in a free-threaded interpreter: the one
 # SCHEDTUTOR_FREE_THREADED_PYTHON names, or else the one `make free-threaded` put in
