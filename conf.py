@@ -77,6 +77,9 @@ extensions = [
     "claims",
     # docs/_ext: BokehJS, from the site's own _static, on pages with interactive timelines
     "bokeh_pages",
+    # docs/_ext: a picture glued in one notebook, shown with a caption and alt text on
+    # another page (the front page shows lesson 2's timelines)
+    "pasted_figure",
 ]
 
 exclude_patterns = ["_build", "_ext", "_static", "_conventions.md", "**/.ipynb_checkpoints"]
@@ -88,8 +91,10 @@ myst_heading_anchors = 3
 
 # Notebooks run in a temporary folder, against the library as installed: on Read
 # the Docs that is a wheel in site-packages, not this checkout.  The "How fast is
-# this?" page reads the committed benchmark results, so tell it where they are.
-os.environ[settings.BENCHMARKS] = str(HERE / "benchmarks")
+# this?" page reads the committed benchmark results, so tell it where they are
+# (unless SCHEDTUTOR_BENCHMARKS already names another folder of results).
+if not settings.benchmarks_folder(default="").parts:
+    os.environ[settings.BENCHMARKS] = str(HERE / "benchmarks")
 
 # Lesson 3 runs its four tasks once more in a free-threaded interpreter: the one
 # SCHEDTUTOR_FREE_THREADED_PYTHON names, or else the one `make free-threaded` put in
