@@ -21,7 +21,15 @@ from dask.delayed import Delayed, delayed
 
 from schedtutor import _tracing, slow_arithmetic
 from schedtutor.ops import EXPECTED_RESULT
-from schedtutor.trace import TaskSpan, Trace, materialize, overlap, spans_table, trace
+from schedtutor.trace import (
+    TaskSpan,
+    Trace,
+    materialize,
+    overlap,
+    spans_table,
+    tasks_seconds,
+    trace,
+)
 from tests.conftest import DELAY, RealCluster
 from tests.test_real_cluster import workers_of
 
@@ -347,3 +355,30 @@ class TestSpansTable:
         """Anything but a Trace or a list of them is one TypeError saying what is needed."""
         with pytest.raises(TypeError, match="spans_table needs a Trace or a list of them"):
             spans_table(given)  # type: ignore[arg-type]
+
+
+class TestTasksSeconds:
+    def test_from_the_first_start_to_the_last_end(self) -> None:
+        """The tasks' seconds run from the earliest start to the latest end, on any worker."""
+        spans = (
+            _span("add", 0.3, 0.5),
+            _span("sub", 0.2, 0.4, thread="2"),
+            _span("mul", 0.5, 0.9),
+        )
+        assert tasks_seconds(Trace(spans, None, 1.2, "processes")) == pytest.approx(0.7)
+
+    def test_spans_alone_are_enough(self) -> None:
+        """A prediction's spans, or any TaskSpan records, are measured the same way."""
+        assert tasks_seconds([_span("add", 1.0, 1.5)]) == pytest.approx(0.5)
+
+    def test_leaves_out_the_pool_start_up(self, no_leaks: None) -> None:
+        """Under processes the tasks' seconds leave out the start-up before the first task."""
+        traced = trace(slow_arithmetic(delay=DELAY), "processes")
+        first = min(s.start for s in traced.spans)
+        assert first > 0 and tasks_seconds(traced) <= traced.seconds - first
+        assert tasks_seconds(traced) == pytest.approx(4 * DELAY, abs=DELAY / 2)
+
+    def test_no_spans(self) -> None:
+        """A trace without a task is one ValueError saying so."""
+        with pytest.raises(ValueError, match="needs at least one task span"):
+            tasks_seconds(Trace((), None, 0.0, "sync"))

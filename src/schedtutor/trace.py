@@ -83,7 +83,7 @@ from schedtutor._base import check_collection, label, materialize
 from schedtutor.schedulers import Scheduler, open_scheduler
 from schedtutor.tables import Table
 
-__all__ = ["TaskSpan", "Trace", "materialize", "overlap", "spans_table", "trace"]
+__all__ = ["TaskSpan", "Trace", "materialize", "overlap", "spans_table", "tasks_seconds", "trace"]
 
 
 class TaskSpan(NamedTuple):
@@ -329,3 +329,27 @@ def _worker_names(traced: Trace) -> dict[str, str]:
             several = len(threads[process]) > 1
             names[worker] = f"{kind} {number}" + (f" · thread {thread}" if several else "")
     return names
+
+
+def tasks_seconds(traced: Trace | Iterable[TaskSpan]) -> float:
+    """Return the seconds from the first task's start to the last task's end.
+
+    That is a compute's wall time less what came before its first task (the
+    processes scheduler's spawn pool, a cluster's first message) and after
+    its last (shutting the pool down): the part that the tasks and the
+    scheduler's handling of them took.  ``traced`` is a :class:`Trace` or
+    its spans (a :class:`~schedtutor.predict.Prediction`'s ``spans`` too).
+
+    >>> spans = [TaskSpan("add-1", "add", "1", "1", 0.25, 0.5),
+    ...          TaskSpan("mul-1", "mul", "1", "1", 0.5, 1.0)]
+    >>> tasks_seconds(Trace(tuple(spans), None, 1.25, "processes"))
+    0.75
+    >>> tasks_seconds([])
+    Traceback (most recent call last):
+    ...
+    ValueError: tasks_seconds needs at least one task span, got none
+    """
+    spans = list(traced.spans if isinstance(traced, Trace) else traced)
+    if not spans:
+        raise ValueError("tasks_seconds needs at least one task span, got none")
+    return max(s.end for s in spans) - min(s.start for s in spans)
