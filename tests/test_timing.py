@@ -16,7 +16,7 @@ import pytest
 
 from schedtutor import _work, compare, run, slow_arithmetic
 from schedtutor.ops import EXPECTED_RESULT
-from schedtutor.timing import fastest
+from schedtutor.timing import Run, fastest, typical
 from tests.conftest import DELAY
 
 
@@ -161,3 +161,23 @@ class TestFastest:
         runs = iter([run(slow_arithmetic(delay=0.02), "sync") for _ in range(2)])
         kept = fastest(lambda: next(runs), at_least=2)
         assert kept.result == EXPECTED_RESULT and kept.seconds > 0
+
+
+class TestTypical:
+    def test_the_median_run_of_an_odd_number(self) -> None:
+        """Of three runs, the one with the middle time comes back."""
+        assert typical([0.9, 0.4, 0.5], seconds=float) == 0.5
+
+    def test_the_faster_middle_run_of_an_even_number(self) -> None:
+        """Of four runs, the faster of the two in the middle comes back: a run, not a mean."""
+        assert typical([0.9, 0.4, 0.6, 0.5], seconds=float) == 0.5
+
+    def test_it_returns_the_run_itself(self) -> None:
+        """A Run comes back whole, chosen by its ``seconds``."""
+        runs = [Run(i, seconds, "sync") for i, seconds in enumerate([0.3, 0.1, 0.2])]
+        assert typical(runs) is runs[2]
+
+    def test_no_runs(self) -> None:
+        """An empty list is one ValueError, not an IndexError."""
+        with pytest.raises(ValueError, match="typical needs at least one run, got none"):
+            typical([])

@@ -20,7 +20,8 @@ pair:
 
 :func:`fastest` is for CPU-bound timings on a busy machine: it keeps the fastest
 of a few runs, and runs again only while even the fastest is well above what
-was expected.
+was expected.  :func:`typical` picks, of several runs, the one with the median
+time, to show a run that really happened rather than an average of several.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "label",
     "parse_configs",
     "run",
+    "typical",
 ]
 
 T = TypeVar("T")
@@ -307,3 +309,28 @@ def compare(
             runs = tuple(_timed(opened, obj) for _ in range(repeat))
         timings.append(Timing(name, options, runs))
     return Comparison(tuple(timings))
+
+
+def typical(runs: Iterable[T], seconds: Callable[[T], float] = _seconds) -> T:
+    """Return the run with the median time: the one to show as typical of several.
+
+    Unlike :func:`statistics.median` of the times, this returns a run itself
+    (a :class:`Run`, a :class:`~schedtutor.trace.Trace`, anything ``seconds``
+    can read), so a timeline or a table of it shows a run that really
+    happened.  Of an even number of runs it returns the faster of the two in
+    the middle.  ``seconds`` reads a run's time: its ``seconds`` attribute by
+    default.
+
+    >>> typical([0.9, 0.4, 0.5], seconds=float)
+    0.5
+    >>> typical([0.9, 0.4, 0.5, 0.6], seconds=float)
+    0.5
+    >>> typical([])
+    Traceback (most recent call last):
+    ...
+    ValueError: typical needs at least one run, got none
+    """
+    ordered = sorted(runs, key=seconds)
+    if not ordered:
+        raise ValueError("typical needs at least one run, got none")
+    return ordered[(len(ordered) - 1) // 2]
