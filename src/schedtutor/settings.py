@@ -4,22 +4,22 @@ Each ``SCHEDTUTOR_*`` variable is read by one function here and nowhere
 else, so what a variable means, its default and the error for a bad value
 are written once:
 
-==================================  ==========================================
-``SCHEDTUTOR_DELAY``                seconds each slow op works (default 1.0):
-                                    :func:`delay`
-``SCHEDTUTOR_SCHEDULER_ADDRESS``    a running Dask scheduler the distributed
-                                    lesson uses instead of local clusters:
-                                    :func:`scheduler_address`
-``SCHEDTUTOR_FREE_THREADED_PYTHON`` a free-threaded Python with schedtutor
-                                    installed: :func:`free_threaded_python`
-``SCHEDTUTOR_EXECUTION``            how the site build runs its notebooks,
-                                    ``force`` (default) or ``cache``:
-                                    :func:`execution_mode`
-``SCHEDTUTOR_BENCHMARKS``           the folder of the committed benchmark
-                                    results: :func:`benchmarks_folder`
-``SCHEDTUTOR_WORK_LOG``             a file each task appends its deliberate
-                                    work to (the benchmarks): :func:`work_log`
-==================================  ==========================================
+===================================  ==========================================
+``SCHEDTUTOR_DELAY``                 seconds each slow op works (default 1.0):
+                                     :func:`delay`
+``SCHEDTUTOR_SCHEDULER_ADDRESS``     a running Dask scheduler the distributed
+                                     lesson uses instead of local clusters:
+                                     :func:`scheduler_address`
+``SCHEDTUTOR_FREE_THREADED_PYTHON``  a free-threaded Python with schedtutor
+                                     installed: :func:`free_threaded_python`
+``SCHEDTUTOR_EXECUTION``             how the site build runs its notebooks,
+                                     ``force`` (default) or ``cache``:
+                                     :func:`execution_mode`
+``SCHEDTUTOR_BENCHMARKS``            the folder of the committed benchmark
+                                     results: :func:`benchmarks_folder`
+``SCHEDTUTOR_WORK_LOG``              a file each task appends its deliberate
+                                     work to (the benchmarks): :func:`work_log`
+===================================  ==========================================
 
 This module imports nothing but the standard library: the worker processes
 the processes scheduler spawns read :func:`work_log` when they run a task.
