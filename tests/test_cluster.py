@@ -18,13 +18,15 @@ class TestLayout:
         """A LocalCluster runs its scheduler and nannies here, its workers in child processes."""
         with local_cluster(n_workers=2, threads_per_worker=1) as client:
             parts = layout(client)
-        assert [p.role for p in parts.parts] == ["scheduler", "nanny", "nanny", "worker", "worker"]
+        assert [p.name for p in parts.parts] == [
+            "scheduler", "nanny of worker 1", "nanny of worker 2", "worker 1", "worker 2"
+        ]  # fmt: skip
         assert parts.scheduler.here and all(n.here for n in parts.nannies)
         assert parts.scheduler.thread != "MainThread"
         assert not any(w.here for w in parts.workers) and parts.worker_processes == 2
         assert parts.threads == [1, 1]
         assert [w.process for w in parts.workers] == ["process 1", "process 2"]
-        assert all(w.pid != os.getpid() for w in parts.workers)
+        assert all(w.pid != os.getpid() == w.parent_pid for w in parts.workers)
 
     def test_local_cluster_without_processes(self, no_leaks: None) -> None:
         """With processes=False every part is in this process, and there are no nannies."""

@@ -48,6 +48,10 @@ from schedtutor.trace import TaskSpan
 __all__ = ["Layout", "Part", "StreamStep", "TaskStream", "layout", "task_stream", "worker_names"]
 
 ROLES = ("scheduler", "nanny", "worker")
+
+Answer = tuple[str, int, int, str, str]
+"""What a part answers: host name, process id, parent's process id, thread name, and (a
+nanny) its worker's address."""
 """The parts of a cluster, in the order :func:`layout` lists them."""
 
 
@@ -68,7 +72,8 @@ class Part:
     ``process 1``, ...); ``here`` says whether that is the calling process;
     ``thread`` is the name of the thread its event loop runs in; ``threads``
     is how many threads a worker runs tasks in (0 for the other parts);
-    ``pid`` is its process id on its own machine (never shown).
+    ``pid`` and ``parent_pid`` are the ids of its process and of the process
+    that started it, on its own machine (never shown).
     """
 
     role: str
@@ -78,6 +83,7 @@ class Part:
     thread: str
     threads: int = 0
     pid: int = 0
+    parent_pid: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,37 +162,39 @@ def layout(client: Any) -> Layout:
     if not isinstance(client, Client):
         raise TypeError(f"layout needs a distributed.Client, got {type(client).__name__}")
 
-    def whereabouts(dask_worker: Any = None) -> tuple[str, int, str, str]:
+    def whereabouts(dask_worker: Any = None) -> Answer:
         import os
         import socket
         import threading
 
         worker = getattr(dask_worker, "worker_address", None) or ""  # a nanny's worker
-        return socket.gethostname(), os.getpid(), threading.current_thread().name, worker
+        here = threading.current_thread().name
+        return socket.gethostname(), os.getpid(), os.getppid(), here, worker
 
-    def scheduler_whereabouts() -> tuple[str, int, str, str]:
+    def scheduler_whereabouts() -> Answer:
         import os
         import socket
         import threading
 
-        return socket.gethostname(), os.getpid(), threading.current_thread().name, ""
+        here = threading.current_thread().name
+        return socket.gethostname(), os.getpid(), os.getppid(), here, ""
 
     nthreads = client.nthreads()
-    answers: list[tuple[str, str, tuple[str, int, str, str]]] = [
+    answers: list[tuple[str, str, Answer]] = [
         ("scheduler", "", tuple(client.run_on_scheduler(scheduler_whereabouts)))
     ]
     try:
         nannies = client.run(whereabouts, nanny=True)
     except Exception:  # workers without nannies answer nothing, or the call is refused
         nannies = {}
-    answers += [("nanny", answer[3], tuple(answer)) for answer in nannies.values()]
+    answers += [("nanny", answer[-1], tuple(answer)) for answer in nannies.values()]
     workers = client.run(whereabouts)
     answers += [("worker", address, tuple(answer)) for address, answer in workers.items()]
     return _layout(answers, nthreads, (socket.gethostname(), os.getpid()))
 
 
 def _layout(
-    answers: Sequence[tuple[str, str, tuple[str, int, str, str]]],
+    answers: Sequence[tuple[str, str, Answer]],
     nthreads: Mapping[str, int],
     here: tuple[str, int],
 ) -> Layout:
@@ -196,7 +204,7 @@ def _layout(
     parts: list[Part] = []
     order = {role: i for i, role in enumerate(ROLES)}
     ranked = sorted(answers, key=lambda a: (order[a[0]], names.get(a[1], a[1])))
-    for role, address, (host, pid, thread, _) in ranked:
+    for role, address, (host, pid, parent, thread, _) in ranked:
         place = (host, int(pid))
         if place == here:
             process = "this process"
@@ -205,7 +213,9 @@ def _layout(
         worker = names.get(address, "a worker")
         name = {"scheduler": "scheduler", "worker": worker}.get(role, f"nanny of {worker}")
         threads = int(nthreads.get(address, 0)) if role == "worker" else 0
-        parts.append(Part(role, name, process, place == here, str(thread), threads, int(pid)))
+        parts.append(
+            Part(role, name, process, place == here, str(thread), threads, int(pid), int(parent))
+        )
     return Layout(tuple(parts))
 
 
