@@ -44,6 +44,7 @@ __all__ = [
     "Comparison",
     "Config",
     "Run",
+    "Spent",
     "Timing",
     "compare",
     "fastest",
