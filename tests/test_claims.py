@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from bs4 import BeautifulSoup, NavigableString, Tag
 
 from schedtutor.claims import Check, check
 from tests.conftest import build_pages, notebook_page
+
+if TYPE_CHECKING:
+    from bs4 import Tag
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -47,6 +50,8 @@ class Run:
 
 
 def _runs(node: Tag, claimed: bool = False, glued: bool = False) -> list[Run]:
+    from bs4 import NavigableString, Tag  # a docs extra: the library's floors run lacks it
+
     runs: list[Run] = []
     for child in node.children:
         if isinstance(child, NavigableString):
@@ -70,6 +75,8 @@ def unbacked_sentences(html: str) -> list[str]:
     included; code, cell outputs (measured tables) and headings are not prose.
     A sentence is backed when any of it is claimed (a ``span.claim``) or glued.
     """
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(html, "html.parser")
     article = soup.find("article") or soup
     for skip in article.select("div.cell_output, div.output, pre, div.highlight, table"):
@@ -90,6 +97,7 @@ def unbacked_sentences(html: str) -> list[str]:
     return found
 
 
+@pytest.mark.docs
 class TestUnbackedSentences:
     def test_finds_an_unbacked_comparison(self) -> None:
         """A sentence saying one run was faster, neither glued nor claimed, is reported."""
@@ -145,6 +153,7 @@ MEASURED = notebook_page(CHECKS, title="Measured").replace(
 EXPLAINED = "# Explained\n\n[The other page measured four.]{.claim:four}\n"
 
 
+@pytest.mark.docs
 class TestTheBuild:
     """A throwaway site with the repository's configuration: marks, page, and refusals."""
 
@@ -237,6 +246,7 @@ UNVERIFIABLE = (
 )
 
 
+@pytest.mark.docs
 class TestABusyMachine:
     """A claim the machine was too busy to verify: refused, or marked on a local rebuild."""
 

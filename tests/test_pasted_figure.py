@@ -11,6 +11,8 @@ import base64
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import build_pages, notebook_page
 
 #: A 1 x 1 PNG: enough for a picture that is only ever glued.
@@ -32,6 +34,7 @@ def front(argument: str, options: str = ":alt: One dot, in colour.\n:width: 40px
     return f"# Front\n\n```{{pasted-figure}} {argument}\n{options}\nThe caption.\n```\n"
 
 
+@pytest.mark.docs
 class TestPastedFigure:
     def test_a_picture_never_shown_is_pasted_with_alt_width_and_caption(
         self, tmp_path: Path
