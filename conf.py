@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from datetime import UTC, datetime
 from importlib.metadata import version as _version
 from pathlib import Path
@@ -47,10 +46,11 @@ from schedtutor import settings
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "docs" / "_ext"))
 
-# sphinx-autodoc-typehints 3.6 uses a Sphinx API that Sphinx 10 removes; not ours to fix.
-warnings.filterwarnings(
-    "ignore", message=r".*sphinx_autodoc_typehints", category=DeprecationWarning
-)
+# Workarounds for other packages' bugs, each gated to the versions it was written for,
+# live in docs/_ext/workarounds/; this one must come before the extensions load.
+from workarounds import autodoc_typehints_deprecation  # noqa: E402
+
+autodoc_typehints_deprecation.apply()
 
 # -- Project ------------------------------------------------------------------
 project = "schedtutor"
@@ -72,18 +72,29 @@ extensions = [
     # docs/_ext: in a parallel build (-j N), a notebook that times CPU-bound work runs
     # alone, and those that mostly sleep run side by side
     "parallel_notebooks",
+    # docs/_ext: every sentence marked [...]{.claim:label} is backed by a check that
+    # held in this build; the "What this build checked" page lists them all
+    "claims",
+    # docs/_ext: BokehJS, from the site's own _static, on pages with interactive timelines
+    "bokeh_pages",
+    # docs/_ext: a picture glued in one notebook, shown with a caption and alt text on
+    # another page (the front page shows lesson 2's timelines)
+    "pasted_figure",
 ]
 
-exclude_patterns = ["_build", "_ext", "_conventions.md", "**/.ipynb_checkpoints"]
+exclude_patterns = ["_build", "_ext", "_static", "_conventions.md", "**/.ipynb_checkpoints"]
 
 # -- MyST and notebook execution ---------------------------------------------
-myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
+# attrs_inline: a claimed sentence is a span, [...]{.claim:label} (docs/_ext/claims.py)
+myst_enable_extensions = ["attrs_inline", "colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
 
 # Notebooks run in a temporary folder, against the library as installed: on Read
 # the Docs that is a wheel in site-packages, not this checkout.  The "How fast is
-# this?" page reads the committed benchmark results, so tell it where they are.
-os.environ[settings.BENCHMARKS] = str(HERE / "benchmarks")
+# this?" page reads the committed benchmark results, so tell it where they are
+# (unless SCHEDTUTOR_BENCHMARKS already names another folder of results).
+if not settings.benchmarks_folder(default="").parts:
+    os.environ[settings.BENCHMARKS] = str(HERE / "benchmarks")
 
 # Lesson 3 runs its four tasks once more in a free-threaded interpreter: the one
 # SCHEDTUTOR_FREE_THREADED_PYTHON names, or else the one `make free-threaded` put in
@@ -130,6 +141,8 @@ html_theme_options = {
 }
 # Read the Docs sets the canonical URL of the version it builds.
 html_baseurl = os.environ.get("READTHEDOCS_CANONICAL_URL", "")
+
+html_static_path = [str(HERE / "docs" / "_static")]
 
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True

@@ -548,7 +548,7 @@ def bench_cells(limit: int = 12) -> Iterator[Row]:
     from datetime import datetime
 
     import nbclient
-    from myst_nb.core.read import read_myst_markdown_notebook  # type: ignore[import-untyped]
+    from myst_nb.core.read import read_myst_markdown_notebook
 
     cells: list[tuple[float, str, int, str, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="schedtutor-cells-") as folder:

@@ -321,6 +321,7 @@ def build_pages(
     toctree = "\n".join(pages)
     (source / "index.md").write_text(f"# Throwaway\n\n```{{toctree}}\n{toctree}\n```\n")
     for name, text in pages.items():
+        (source / f"{name}.md").parent.mkdir(parents=True, exist_ok=True)
         (source / f"{name}.md").write_text(text)
     strictly = ["-nW", "--keep-going"] if strict else []
     command = [sys.executable, "-m", "sphinx", *strictly, "-b", "html",
@@ -338,3 +339,20 @@ def notebook_page(*cells: str, title: str = "A page") -> str:
     )
     body = "\n".join(f"```{{code-cell}} python\n{cell}\n```\n" for cell in cells)
     return f"{header}\n# {title}\n\n{body}"
+
+
+def path_without(folder: Path, *names: str) -> str:
+    """Make ``folder`` a PATH of every program of the current PATH except ``names``; return it.
+
+    The programs are symbolic links, so what is left runs as it would.
+    """
+    folder.mkdir()
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for entry in os.scandir(directory):
+            target = folder / entry.name
+            if entry.name in names or target.exists() or not os.access(entry.path, os.X_OK):
+                continue
+            target.symlink_to(entry.path)
+    return str(folder)

@@ -1,4 +1,4 @@
-"""The built site in a real browser: Debian's Chromium, driven by Playwright, on 127.0.0.1.
+"""The built site in a real browser: Chromium, driven by Playwright, on 127.0.0.1.
 
 The site is the session's fast build (``built_site`` in tests/conftest.py),
 served by a ``http.server`` thread on a free port of 127.0.0.1.  Every HTML
@@ -7,15 +7,16 @@ recorded: console errors, uncaught exceptions, failed or outside requests,
 images, links and element ids.  The tests then check those records, so they
 work on whatever pages the site has.
 
-Playwright drives ``/usr/bin/chromium`` (install it with ``make chromium``):
-it never downloads a browser of its own.
+Playwright drives the Chromium :func:`schedtutor.settings.browser` finds:
+the one ``SCHEDTUTOR_BROWSER`` names, else ``chromium``, ``chromium-browser`` or
+``google-chrome`` on ``PATH`` (``make chromium`` installs Debian's).  It never
+downloads a browser of its own.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import shutil
 import sys
 import threading
 import urllib.error
@@ -30,9 +31,10 @@ from urllib.parse import unquote, urldefrag, urlsplit
 import nbformat
 import pytest
 
+from schedtutor import settings
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -85,14 +87,21 @@ def site_url(built_site: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Launch Debian's headless Chromium through Playwright (no browser download)."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (or apt-get install chromium)")
+    """Launch the machine's Chromium headless through Playwright (no browser download)."""
+    try:
+        chromium = settings.browser()
+    except ValueError as error:
+        pytest.fail(str(error))
+    if chromium is None:
+        pytest.fail(
+            "no Chromium or Chrome: run `make chromium`, `sudo apt-get install chromium` "
+            f"(Debian/Ubuntu) or `brew install --cask chromium` (macOS), or set {settings.BROWSER}"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
         )
         try:
             yield launched
@@ -289,3 +298,121 @@ class TestPredictFirst:
             assert body.is_visible() and body.inner_text().strip()
         finally:
             page.close()
+
+
+#: Returns where a task's bar is drawn, in page pixels, in the first Bokeh figure whose
+#: name starts with a prefix (its title: "threads: 0.80 s"), with the bar's key and row;
+#: with ``scroll`` it first scrolls the figure to the middle of the window.
+BAR_OF_TASK = """([prefix, task, scroll]) => {
+  for (const doc of Bokeh.documents) {
+    const figure = [...doc.all_models].find(
+      m => typeof m.name === "string" && m.name.startsWith(prefix));
+    if (figure === undefined) continue;
+    const view = [...Bokeh.index.all_views()].find(v => v.model === figure);
+    const data = figure.renderers[0].data_source.data;
+    const i = Array.from(data.name).indexOf(task);
+    if (view === undefined || i < 0) return null;
+    if (scroll) view.canvas_view.el.scrollIntoView({block: "center"});
+    const x = view.frame.x_scale.compute((data.work_start[i] + data.end[i]) / 2);
+    const y = view.frame.y_scale.compute(view.frame.y_range.synthetic(data.worker[i]));
+    const box = view.canvas_view.el.getBoundingClientRect();
+    return {x: box.left + x, y: box.top + y, key: data.key[i], worker: data.worker[i]};
+  }
+  return null;
+}"""
+
+
+def hover_tooltip(page: Any, prefix: str, task: str) -> tuple[dict[str, Any], str]:
+    """Scroll to the task's bar in the figure named ``prefix...``, hover it; return the tooltip.
+
+    Returns the bar (its key and row) and the text of the tooltip that names its key.
+    """
+    page.wait_for_function(
+        "() => window.Bokeh !== undefined && Bokeh.documents.length > 0"
+        " && Bokeh.documents.every(d => d.is_idle)",
+        timeout=30_000,
+    )
+    bar = page.evaluate(BAR_OF_TASK, [prefix, task, True])
+    assert bar is not None, f"no figure {prefix!r} with a task {task!r}"
+    page.mouse.move(bar["x"], bar["y"])
+    tooltip = page.locator(".bk-tooltip-content").filter(has_text=bar["key"]).first
+    tooltip.wait_for(state="visible", timeout=10_000)
+    return bar, str(tooltip.inner_text())
+
+
+@dataclass
+class Guarded:
+    """A browser tab that may load nothing from another host, and what it tried and logged."""
+
+    page: Any
+    outside: list[str] = field(default_factory=list)
+    seen: Visit = field(default_factory=lambda: Visit(""))
+
+    @property
+    def errors(self) -> list[str]:
+        """Console errors and uncaught exceptions so far."""
+        return self.seen.console_errors + self.seen.page_errors
+
+
+@pytest.fixture
+def guarded(browser: Any) -> Iterator[Guarded]:
+    """A fresh tab that aborts every request to another host than 127.0.0.1 and records it."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    tab = Guarded(context.new_page())
+
+    def route(request_route: Any) -> None:
+        url = urlsplit(request_route.request.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.hostname != "127.0.0.1":
+            tab.outside.append(request_route.request.url)
+            request_route.abort()
+        else:
+            request_route.continue_()
+
+    context.route("**/*", route)
+    tab.page.on("console", lambda m: record_console(tab.seen, m))
+    tab.page.on("pageerror", lambda e: tab.seen.page_errors.append(str(e)))
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+class TestInteractiveTimeline:
+    def test_saved_file_hovers_with_no_network(self, guarded: Guarded, tmp_path: Path) -> None:
+        """Trace.to_html opens with no network; hovering add's bar names it, its row and times."""
+        from schedtutor import slow_arithmetic, trace
+
+        traced = trace(slow_arithmetic(delay=0.05), "threads", num_workers=2)
+        path = traced.to_html(tmp_path / "timeline.html")
+        guarded.page.goto(path.as_uri(), wait_until="load")
+        bar, text = hover_tooltip(guarded.page, "threads", "add")
+        span = next(s for s in traced.spans if s.name == "add")
+        assert bar["key"] == span.key
+        lines = dict(line.split(":\t", 1) for line in text.splitlines())
+        assert lines == {
+            "task": "add",
+            "key": span.key,
+            "worker": bar["worker"],
+            "start": f"{span.start:.3f} s",
+            "end": f"{span.end:.3f} s",
+            "lock wait": f"{span.lock_wait:.3f} s",
+        }
+        assert guarded.outside == []
+        assert guarded.errors == []
+
+    def test_lesson_2_has_a_hoverable_timeline(
+        self, guarded: Guarded, site_url: str, built_site: Path
+    ) -> None:
+        """Lesson 2's interactive timelines load BokehJS from the site and name a hovered task."""
+        [lesson] = [name for name in pages_of(built_site) if "slow-arithmetic" in name]
+        guarded.page.goto(site_url + lesson, wait_until="load")
+        scripts = guarded.page.evaluate("Array.from(document.scripts, s => s.src)")
+        assert any(re.search(r"/_static/bokeh/bokeh-[\d.]+\.min\.js$", s) for s in scripts)
+        _, text = hover_tooltip(guarded.page, "threads", "sub")
+        assert "task:\tsub" in text and "worker:\tthread " in text and "lock wait:\t" in text
+        figures = guarded.page.evaluate(
+            "[...Bokeh.documents[0].all_models].filter(m => m.type === 'Figure').length"
+        )
+        assert figures == 4  # sync, threads, processes, processes (chunksize=1)
+        assert guarded.outside == []
+        assert guarded.errors == []

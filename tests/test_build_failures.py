@@ -22,7 +22,7 @@ import pytest
 
 from schedtutor import local_cluster, slow_arithmetic
 from schedtutor.graph import draw_graph
-from tests.conftest import build_pages, notebook_page
+from tests.conftest import build_pages, notebook_page, path_without
 
 #: A preload no worker can import: the simplest way to make a real cluster fail to start.
 BROKEN_WORKERS = {"distributed.worker.preload": ["schedtutor_no_such_module"]}
@@ -30,17 +30,9 @@ BROKEN_WORKERS = {"distributed.worker.preload": ["schedtutor_no_such_module"]}
 
 def path_without_dot(folder: Path) -> str:
     """Return a PATH with every program of the current one except graphviz's ``dot``."""
-    folder.mkdir()
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        if not os.path.isdir(directory):
-            continue
-        for entry in os.scandir(directory):
-            target = folder / entry.name
-            if entry.name == "dot" or target.exists() or not os.access(entry.path, os.X_OK):
-                continue
-            target.symlink_to(entry.path)
-    assert shutil.which("dot", path=str(folder)) is None
-    return str(folder)
+    path = path_without(folder, "dot")
+    assert shutil.which("dot", path=path) is None
+    return path
 
 
 @pytest.mark.docs

@@ -75,7 +75,7 @@ class TestFusedSubgraph:
 
     def test_a_plain_task_has_no_inner_graph(self) -> None:
         """A task that was not fused is not mistaken for one."""
-        dsk, _ = _compat.computed_graph(slow_arithmetic(delay=0))
+        dsk, _keys = _compat.computed_graph(slow_arithmetic(delay=0))
         assert all(_compat.fused_subgraph(node) is None for node in dsk.values())
 
 
@@ -119,3 +119,24 @@ class TestConnector:
         connector, location = _compat.connector_for("tcp://127.0.0.1:8786")
         assert location == "127.0.0.1:8786"
         assert callable(connector.connect)
+
+
+class TestDaskFloor:
+    def test_the_floor_is_pyproject_s(self) -> None:
+        """The floor _compat enforces is pyproject.toml's, for dask and for distributed."""
+        import tomllib
+        from pathlib import Path
+
+        with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as file:
+            dependencies = tomllib.load(file)["project"]["dependencies"]
+        floor = ".".join(map(str, _compat.DASK_FLOOR))
+        assert f"dask>={floor}" in dependencies and f"distributed>={floor}" in dependencies
+
+    def test_an_older_dask_is_refused_in_one_line(self) -> None:
+        """A dask below the floor raises one ImportError that says what to install."""
+        with pytest.raises(ImportError) as raised:
+            _compat.check_dask("2026.7.1")
+        message = str(raised.value)
+        assert "\n" not in message and "this is dask 2026.7.1" in message
+        assert "pip install --upgrade 'dask>=2026.8.0' 'distributed>=2026.8.0'" in message
+        _compat.check_dask(dask.__version__)  # the installed one passes

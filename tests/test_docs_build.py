@@ -30,12 +30,24 @@ DOCS = ROOT / "docs"
 sys.path.insert(0, str(DOCS / "_ext"))
 from parallel_notebooks import runs_alone  # noqa: E402
 
+from tests.notebook_cells import code_cells  # noqa: E402
+
 TUTORIALS = sorted((DOCS / "tutorials").glob("[0-9][0-9]-*.md"))
 
 #: A number followed by a unit of time: what a hand-typed timing looks like.
 TIMING = re.compile(
     r"(?<![\w.])\d+(?:\.\d+)?[ \u00a0-]?(?:s|ms|µs|us|secs?|seconds?|milliseconds?)\b"
 )
+
+#: A figure given in words: "tens of microseconds", "a few milliseconds".
+WORDED_TIMING = re.compile(
+    r"\b(?:tens|hundreds|thousands|a few|several|a couple) of "
+    r"(?:(?:micro|milli|nano)?seconds|µs|ms)\b",
+    re.I,
+)
+
+#: Every page a reader reads (the conventions are not published).
+PAGES = sorted(p for p in DOCS.rglob("*.md") if not p.name.startswith("_"))
 
 #: Long runs of base64 (images embedded in notebooks), escaped newlines included.
 BASE64 = re.compile(r"(?:[A-Za-z0-9+/=]|\\n){100,}")
@@ -59,8 +71,9 @@ def prose(markdown: str) -> str:
 
 
 def hand_typed_timings(markdown: str) -> list[str]:
-    """Return every number-with-a-time-unit in the prose of ``markdown``."""
-    return [m.group(0) for m in TIMING.finditer(prose(markdown))]
+    """Return every number-with-a-time-unit, or figure in words, in the prose of ``markdown``."""
+    text = prose(markdown)
+    return [m.group(0) for m in (*TIMING.finditer(text), *WORDED_TIMING.finditer(text))]
 
 
 def page(site: Path, source: Path) -> Path:
@@ -97,11 +110,14 @@ class TestSources:
         glued = "took {glue:text}`t_sync:.2f` s; `sleep(1)`\n```python\nsleep(2) # 2 s\n```\n"
         assert hand_typed_timings(glued) == []
         assert hand_typed_timings("dask 0.20 (2018), chunksize 6, version 3.5s") == ["3.5s"]
+        assert hand_typed_timings("it costs tens of microseconds a task") == [
+            "tens of microseconds"
+        ]
 
-    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
-    def test_no_hand_typed_timing(self, tutorial: Path) -> None:
-        """No tutorial types a timing into its prose: every number of seconds is glued."""
-        assert hand_typed_timings(tutorial.read_text(encoding="utf-8")) == []
+    @pytest.mark.parametrize("source", PAGES, ids=lambda p: p.relative_to(DOCS).as_posix())
+    def test_no_hand_typed_timing(self, source: Path) -> None:
+        """No page types a timing into its prose: every number of seconds is glued."""
+        assert hand_typed_timings(source.read_text(encoding="utf-8")) == []
 
     @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
     def test_notebook_shape(self, tutorial: Path) -> None:
@@ -115,25 +131,79 @@ class TestSources:
         assert stamp_cell and "environment()" in stamp_cell.group(1), "no stamp cell"
 
 
+#: Longest visible code cell a tutorial may show, in lines and in columns (the page's code
+#: column shows about 76 characters without scrolling).
+MAX_CELL_LINES, MAX_CELL_COLUMNS = 15, 76
+
+#: What only the site's build knows about, which a tutorial never mentions.
+BUILD_WORDS = re.compile(
+    r"SCHEDTUTOR_(?:FREE_THREADED_PYTHON|EXECUTION|BENCHMARKS|WORK_LOG)|\bmake "
+    r"(?:docs|test|bench|lint|free-threaded|clean)\b|fast build|\bsphinx|\bmyst",
+    re.I,
+)
+
+
+class TestVisibleCode:
+    """What a tutorial shows as code is what a reader would type."""
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_short_cells(self, tutorial: Path) -> None:
+        """No visible code cell is longer than 15 lines or wider than the code column."""
+        long = [
+            (cell.line, len(cell.code.splitlines()))
+            for cell in code_cells(tutorial.read_text(encoding="utf-8"))
+            if cell.visible and len(cell.code.splitlines()) > MAX_CELL_LINES
+        ]
+        wide = [
+            (cell.line, line)
+            for cell in code_cells(tutorial.read_text(encoding="utf-8"))
+            if cell.visible
+            for line in cell.code.splitlines()
+            if len(line) > MAX_CELL_COLUMNS
+        ]
+        assert not long, f"visible cells over {MAX_CELL_LINES} lines (line, length): {long}"
+        assert not wide, f"visible lines over {MAX_CELL_COLUMNS} columns: {wide}"
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_no_build_machinery_in_visible_code(self, tutorial: Path) -> None:
+        """Visible code never imports myst_nb nor names what only the build knows."""
+        for cell in code_cells(tutorial.read_text(encoding="utf-8")):
+            if cell.visible:
+                assert "myst_nb" not in cell.code and "glue(" not in cell.code, cell.line
+                assert not BUILD_WORDS.search(cell.code), (cell.line, cell.code)
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_predict_first_and_a_summary(self, tutorial: Path) -> None:
+        """Each tutorial asks for a prediction, answers it in a checked dropdown, and sums up."""
+        text = tutorial.read_text(encoding="utf-8")
+        predict = re.search(r"^#{2,3} Predict first\n(.*?)(?=^#{2,3} )", text, re.S | re.M)
+        assert predict, "no 'Predict first' section"
+        answer = re.search(r":::\{dropdown\}(.*?)\n:::", predict.group(1), re.S)
+        assert answer and "{.claim:" in answer.group(1), "no checked answer in a dropdown"
+        assert re.search(r"^## What you learned\n", text, re.M), "no 'What you learned'"
+
+
 class TestReadTheDocsConfig:
     """.readthedocs.yaml builds the same site as make docs, from a current image."""
 
     config = yaml.safe_load((ROOT / ".readthedocs.yaml").read_text(encoding="utf-8"))
 
     def test_image_python_and_graphviz(self) -> None:
-        """A current Ubuntu, Python 3.12 or newer, graphviz from apt."""
+        """A current Ubuntu, the Python the lock is made for, graphviz from apt."""
         build = self.config["build"]
         assert self.config["version"] == 2
         assert build["os"] in ("ubuntu-24.04", "ubuntu-lts-latest", "ubuntu-latest")
-        major, minor = (int(n) for n in str(build["tools"]["python"]).split(".")[:2])
-        assert (major, minor) >= (3, 12)
+        header = (ROOT / "requirements" / "lock.txt").read_text(encoding="utf-8")
+        locked = re.search(r"--python-version (\S+)", header)
+        assert locked and str(build["tools"]["python"]) == locked[1], header[:300]
         assert "graphviz" in build["apt_packages"]
         assert "commands" not in build, "build.commands cannot be combined with apt_packages"
 
     def test_install_and_sphinx(self) -> None:
-        """The project is installed with its docs extra; conf.py at the top; warnings fail."""
-        (install,) = self.config["python"]["install"]
-        assert install == {"method": "pip", "path": ".", "extra_requirements": ["docs"]}
+        """The lock's versions, then the project; conf.py at the top; warnings fail."""
+        locked, project = self.config["python"]["install"]
+        assert locked == {"requirements": "requirements/lock.txt"}
+        assert project == {"method": "pip", "path": "."}
         assert self.config["sphinx"] == {"configuration": "conf.py", "fail_on_warning": True}
 
     def test_html_job_is_the_tested_build(self) -> None:
@@ -204,11 +274,18 @@ class TestBuiltTutorials:
         assert f"_sources/{relative}" in page(built_site, tutorial).read_text(encoding="utf-8")
 
     def test_lesson_3_measured_threads_without_the_gil(self, built_site: Path) -> None:
-        """`make test` gives the build a free-threaded Python, and lesson 3 reports its run."""
+        """`make test` gives the build a free-threaded Python, and lesson 3 reports its run.
+
+        The build's checks of that run (claims ``ft-*``) are what make it true;
+        this test sees that the page shows it: the column, the speed-up, the
+        turns and the import that switched the GIL on.
+        """
         text = (built_site / "tutorials" / "03-threads-locks-gil.html").read_text(encoding="utf-8")
         text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text))
         assert re.search(r"threads, free-threaded 3\.\d+\.\d+", text), "no free-threaded column"
         assert re.search(r"ran them \d+\.\d\u00d7 as fast as its own serial run", text)
+        assert re.search(r"took turns of \d+\.\d\d \u00b5s there", text), "no turns without the GIL"
+        assert re.search(r"(?:--|\u2013) _testmultiphase_null_slots, .* the GIL came on", text)
 
     def test_glued_numbers_are_rendered(self, built_site: Path) -> None:
         """Glued numbers appear in the prose of lesson 2, formatted."""
@@ -283,6 +360,14 @@ class TestBuiltSite:
         # ...and the build did read in parallel: two notebooks that share ran side by side
         shared = [(s, e) for page, (kind, s, e) in spans.items() if kind == "shared"]
         assert any(s1 < e2 and s2 < e1 for (s1, e1), (s2, e2) in combinations(shared, 2))
+
+    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    def test_tutorials_speak_dask(self, built_site: Path, tutorial: Path) -> None:
+        """A tutorial page never mentions the build: its variables, make, Sphinx or myst."""
+        html = page(built_site, tutorial).read_text(encoding="utf-8")
+        article = html[html.find("<article") : html.find("</article>")]
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", article))
+        assert not BUILD_WORDS.findall(text), BUILD_WORDS.findall(text)
 
     def test_nothing_local_is_published(self, built_site: Path) -> None:
         """No page, source or notebook holds a local path, the host name or the user name."""

@@ -93,13 +93,14 @@ def open_to_the_network(text: str) -> list[str]:
     dashboard listens on every interface (pages use ``schedtutor.local_cluster``
     instead).  A ``dask scheduler`` or ``dask worker`` command needs
     ``--dashboard-address 127.0.0.1:...`` as well as ``--host 127.0.0.1``: their
-    web servers ignore ``--host``.
+    web servers ignore ``--host``.  A bare name in inline code (`` `dask worker` ``),
+    with no options, names the tool and starts nothing.
     """
     found = []
     for line in text.splitlines():
         if re.search(r"LocalCluster\(|Client\(\s*\)", line):
             found.append(line.strip())
-        elif re.search(r"dask[ -](scheduler|worker)\b", line) and not (
+        elif re.search(r"dask[ -](scheduler|worker)\b(?!`)", line) and not (
             "--host 127.0.0.1" in line and "--dashboard-address 127.0.0.1" in line
         ):
             found.append(line.strip())
@@ -123,5 +124,7 @@ class TestDocs:
             "cluster = LocalCluster(n_workers=2)\n"
             "$ dask scheduler --host 127.0.0.1 --dashboard-address 127.0.0.1:8787\n"
             "with schedtutor.local_cluster(n_workers=2) as client:\n"
+            "Dask's command-line tools, `dask scheduler` and `dask worker`, ...\n"
+            "$ dask worker tcp://127.0.0.1:8786\n"
         )
-        assert len(open_to_the_network(text)) == 3
+        assert len(open_to_the_network(text)) == 4

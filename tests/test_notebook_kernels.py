@@ -6,13 +6,15 @@ later: multiprocessing's resource tracker, which the first spawned process start
 and which ignores the kernel's SIGTERMs to its children; and a race in ipykernel
 7.4, whose control thread can wait on a flush of ``sys.stderr`` that the stopped
 IOPub thread never does (it hit a quarter of the kernels started here).
-docs/_ext/schedtutor_docs.py gives the build's kernels a start-up file that deals
-with both.  This test starts kernels with that profile, as a build does, and asks
-each one to shut down after a cell that spawned a process and wrote to both
-streams.
+The build gives its kernels a start-up file that deals with both
+(docs/_ext/workarounds/ipykernel_shutdown.py).  This test starts kernels with that
+profile, as a build does, and asks each one to shut down after a cell that spawned
+a process and wrote to both streams.
 
 The build also has its kernels listen on Unix sockets instead of TCP ports that
-another process could take first (see ``kernels_on_unix_sockets``).
+another process could take first (docs/_ext/workarounds/nbclient_unix_sockets.py).
+Whether the upstream behaviours are still there is tests/test_workarounds.py's
+business.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ from jupyter_cache.executors.utils import single_nb_execution
 sys.path.insert(0, sys.argv[1])
 import schedtutor_docs
 
-schedtutor_docs.kernels_on_unix_sockets(schedtutor_docs.isolate_kernels())
+schedtutor_docs.prepare_kernels()
 notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
     "import os\n"
     "from ipykernel.connect import get_connection_info\n"

@@ -16,7 +16,7 @@ import pytest
 
 from schedtutor import _work, compare, run, slow_arithmetic
 from schedtutor.ops import EXPECTED_RESULT
-from schedtutor.timing import fastest
+from schedtutor.timing import Run, fastest, typical
 from tests.conftest import DELAY
 
 
@@ -161,3 +161,84 @@ class TestFastest:
         runs = iter([run(slow_arithmetic(delay=0.02), "sync") for _ in range(2)])
         kept = fastest(lambda: next(runs), at_least=2)
         assert kept.result == EXPECTED_RESULT and kept.seconds > 0
+
+
+class TestTypical:
+    def test_the_median_run_of_an_odd_number(self) -> None:
+        """Of three runs, the one with the middle time comes back."""
+        assert typical([0.9, 0.4, 0.5], seconds=float) == 0.5
+
+    def test_the_faster_middle_run_of_an_even_number(self) -> None:
+        """Of four runs, the faster of the two in the middle comes back: a run, not a mean."""
+        assert typical([0.9, 0.4, 0.6, 0.5], seconds=float) == 0.5
+
+    def test_it_returns_the_run_itself(self) -> None:
+        """A Run comes back whole, chosen by its ``seconds``."""
+        runs = [Run(i, seconds, "sync") for i, seconds in enumerate([0.3, 0.1, 0.2])]
+        assert typical(runs) is runs[2]
+
+    def test_no_runs(self) -> None:
+        """An empty list is one ValueError, not an IndexError."""
+        with pytest.raises(ValueError, match="typical needs at least one run, got none"):
+            typical([])
+
+
+class TestTimeSpent:
+    """``time_spent`` times the calls of one attribute inside a block and puts it back."""
+
+    def test_times_calls_made_inside_a_library_call(self) -> None:
+        """The cull inside an optimised compute is timed once; none without optimisation."""
+        from dask import delayed
+        from dask.highlevelgraph import HighLevelGraph
+
+        from schedtutor.timing import time_spent
+
+        original = HighLevelGraph.cull
+        total = delayed(sum)([delayed(abs)(-i) for i in range(20)])
+        with time_spent(HighLevelGraph, "cull") as optimised:
+            assert total.compute(scheduler="sync") == sum(range(20))
+        with time_spent(HighLevelGraph, "cull") as plain:
+            total.compute(scheduler="sync", optimize_graph=False)
+        assert len(optimised.calls) == 1 and optimised.seconds > 0
+        assert plain.calls == [] and plain.seconds == 0
+        assert HighLevelGraph.cull is original
+
+    def test_put_back_after_an_error(self) -> None:
+        """An exception in the block still restores the attribute, and is not swallowed."""
+        import json
+
+        from schedtutor.timing import time_spent
+
+        original = json.dumps
+        with pytest.raises(TypeError), time_spent(json, "dumps") as spent:
+            json.dumps(object())
+        assert json.dumps is original and len(spent.calls) == 1
+
+    def test_an_inherited_method_is_removed_again(self) -> None:
+        """Timing a method a class inherits leaves the class without an entry of its own after."""
+        from schedtutor.timing import time_spent
+
+        class Base:
+            def hello(self) -> str:
+                return "hello"
+
+        class Child(Base):
+            pass
+
+        with time_spent(Child, "hello") as spent:
+            assert Child().hello() == "hello"
+        assert "hello" not in Child.__dict__ and len(spent.calls) == 1
+
+    @pytest.mark.parametrize(
+        ("name", "reason"),
+        [("nothing", "there is no such attribute"), ("__doc__", "it is not callable")],
+    )
+    def test_bad_attribute(self, name: str, reason: str) -> None:
+        """An attribute that is missing or not callable is refused in one line."""
+        import json
+
+        from schedtutor.timing import time_spent
+
+        with pytest.raises(ValueError, match=f"cannot time json.{name}: {reason}"):
+            with time_spent(json, name):
+                pass

@@ -21,7 +21,15 @@ from dask.delayed import Delayed, delayed
 
 from schedtutor import _tracing, slow_arithmetic
 from schedtutor.ops import EXPECTED_RESULT
-from schedtutor.trace import TaskSpan, Trace, materialize, overlap, trace
+from schedtutor.trace import (
+    TaskSpan,
+    Trace,
+    materialize,
+    overlap,
+    spans_table,
+    tasks_seconds,
+    trace,
+)
 from tests.conftest import DELAY, RealCluster
 from tests.test_real_cluster import workers_of
 
@@ -265,3 +273,112 @@ class TestBadInput:
         """An option the scheduler does not have is refused, naming what it accepts."""
         with pytest.raises(ValueError, match="'chunksize' does not apply to the sync"):
             trace(slow_arithmetic(delay=0), "sync", chunksize=1)
+
+
+class TestSpansTable:
+    @staticmethod
+    def traced(scheduler: str, *spans: TaskSpan, options: dict[str, Any] | None = None) -> Trace:
+        return Trace(tuple(spans), None, 1.0, scheduler, options or {})
+
+    def test_one_row_per_task_in_start_order(self) -> None:
+        """A trace becomes one row per task, by start: name, worker, start, end and lock wait."""
+        traced = self.traced(
+            "threads",
+            TaskSpan("sub-1", "sub", "100", "7", 0.0, 0.2),
+            TaskSpan("add-1", "add", "100", "9", 0.0, 0.4, 0.2),
+            TaskSpan("mul-1", "mul", "100", "7", 0.4, 0.6),
+        )
+        table = spans_table(traced)
+        assert table.columns == ("task", "worker", "start s", "end s", "lock wait s")
+        assert [row[:2] for row in table.rows] == [
+            ("sub", "thread 1"),
+            ("add", "thread 2"),
+            ("mul", "thread 1"),
+        ]
+        assert table.rows[1][2:] == (0.0, 0.4, 0.2)
+        assert "| add | thread 2 | 0.00 | 0.40 | 0.20 |" in table.to_markdown()
+
+    def test_spans_given_out_of_order_are_sorted(self) -> None:
+        """A trace built by hand with its spans out of order still reads from the first start."""
+        traced = self.traced("sync", _span("mul", 0.4, 0.6), _span("add", 0.0, 0.4))
+        assert [row[0] for row in spans_table(traced).rows] == ["add", "mul"]
+
+    def test_worker_processes_are_numbered_by_first_start(self) -> None:
+        """Under processes the workers are ``process 1, 2`` in the order they started a task."""
+        traced = self.traced(
+            "processes",
+            TaskSpan("add-1", "add", "4243", "1", 0.5, 0.7),
+            TaskSpan("sub-1", "sub", "4242", "1", 0.4, 0.6),
+        )
+        assert dict(row[:2] for row in spans_table(traced).rows) == {
+            "sub": "process 1",
+            "add": "process 2",
+        }
+
+    def test_a_distributed_worker_with_threads_names_them(self) -> None:
+        """A distributed worker with two threads shows each as ``worker N · thread M``."""
+        address = "tcp://127.0.0.1:4000"
+        traced = self.traced(
+            "distributed",
+            TaskSpan("add-1", "add", address, "11", 0.0, 0.2),
+            TaskSpan("sub-1", "sub", address, "12", 0.0, 0.2),
+            TaskSpan("mul-1", "mul", "tcp://127.0.0.1:4001", "13", 0.2, 0.4),
+        )
+        assert [row[1] for row in spans_table(traced).rows] == [
+            "worker 1 · thread 1",
+            "worker 1 · thread 2",
+            "worker 2",
+        ]
+
+    def test_several_traces_are_labelled(self) -> None:
+        """Several traces make one table whose first column is each one's configuration."""
+        one = self.traced("sync", _span("add", 0.0, 0.2))
+        two = self.traced(
+            "processes", TaskSpan("add-1", "add", "5", "1", 0.3, 0.5), options={"chunksize": 1}
+        )
+        table = spans_table([one, two])
+        assert table.columns[0] == "configuration"
+        assert [row[:3] for row in table.rows] == [
+            ("sync", "add", "thread 1"),
+            ("processes (chunksize=1)", "add", "process 1"),
+        ]
+
+    def test_a_real_trace(self) -> None:
+        """A traced compute under threads names its two threads and shows the lock wait."""
+        traced = trace(slow_arithmetic(delay=DELAY), "threads", num_workers=2)
+        rows = {row[0]: row for row in spans_table(traced).rows}
+        assert {rows["add"][1], rows["sub"][1]} == {"thread 1", "thread 2"}
+        assert max(rows["add"][4], rows["sub"][4]) == pytest.approx(DELAY, abs=MARGIN)
+
+    @pytest.mark.parametrize("given", [5, [5], "sync"])
+    def test_not_a_trace(self, given: object) -> None:
+        """Anything but a Trace or a list of them is one TypeError saying what is needed."""
+        with pytest.raises(TypeError, match="spans_table needs a Trace or a list of them"):
+            spans_table(given)  # type: ignore[arg-type]
+
+
+class TestTasksSeconds:
+    def test_from_the_first_start_to_the_last_end(self) -> None:
+        """The tasks' seconds run from the earliest start to the latest end, on any worker."""
+        spans = (
+            _span("add", 0.3, 0.5),
+            _span("sub", 0.2, 0.4, thread="2"),
+            _span("mul", 0.5, 0.9),
+        )
+        assert tasks_seconds(Trace(spans, None, 1.2, "processes")) == pytest.approx(0.7)
+
+    def test_spans_alone_are_enough(self) -> None:
+        """A prediction's spans, or any TaskSpan records, are measured the same way."""
+        assert tasks_seconds([_span("add", 1.0, 1.5)]) == pytest.approx(0.5)
+
+    def test_leaves_out_the_pool_start_up(self, no_leaks: None) -> None:
+        """Under processes the tasks' seconds leave out the start-up before the first task."""
+        traced = trace(slow_arithmetic(delay=DELAY), "processes")
+        first = min(s.start for s in traced.spans)
+        assert first > 0 and tasks_seconds(traced) <= traced.seconds - first
+        assert tasks_seconds(traced) == pytest.approx(4 * DELAY, abs=DELAY / 2)
+
+    def test_no_spans(self) -> None:
+        """A trace without a task is one ValueError saying so."""
+        with pytest.raises(ValueError, match="needs at least one task span"):
+            tasks_seconds(Trace((), None, 0.0, "sync"))

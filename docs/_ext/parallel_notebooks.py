@@ -31,11 +31,15 @@ Spread
     those that run alone, which take their turns one after the other.  How long
     a notebook runs is what it took in the last build, from
     ``notebook-turns.log``; when that log lacks a notebook (a fresh checkout),
-    the sizes of the sources stand in, a rough proxy.
+    the sizes of the sources stand in, a rough proxy.  Sphinx has no public way
+    to choose its chunks: the dealing relies on how it cuts them, and lives
+    with the other workarounds, gated to the Sphinx versions it was written for
+    (``workarounds/sphinx_parallel_chunks.py``).
 
 Cache mode
     jupyter-cache's database is created before the read processes start, since
-    they cannot all create it at once.
+    they cannot all create it at once (``workarounds/jupyter_cache_tables.py``,
+    gated likewise).
 
 ``notebook-turns.log`` in the doctree folder records each page's turn: its
 kind, and when it took and gave back the lock (serial builds log their turns
@@ -50,7 +54,7 @@ from typing import IO, Any
 
 import yaml
 from sphinx.application import Sphinx
-from sphinx.util.parallel import make_chunks
+from workarounds import jupyter_cache_tables, sphinx_parallel_chunks
 
 LOCK_NAME = "notebook-turns.lock"
 LOG_NAME = "notebook-turns.log"
@@ -121,28 +125,17 @@ def plan_turns(app: Sphinx, env: Any, docnames: list[str]) -> None:
     log.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     if app.parallel > 1 and len(docnames) > 1:
         spread_notebooks(app, env, docnames, past)
-        create_execution_cache(env)
-
-
-def create_execution_cache(env: Any) -> None:
-    """In cache mode, create jupyter-cache's database before the read processes fork.
-
-    Otherwise the processes each find no database and create its tables at the same
-    time, and all but one fail ("table settings already exists").  Once it exists,
-    SQLite's own locking lets them add their notebooks side by side.
-    """
-    config = env.mystnb_config
-    if config.execution_mode != "cache":
-        return
-    from jupyter_cache import get_cache
-
-    get_cache(config.execution_cache_path).db.dispose()  # tables made; no connection kept
+        if env.mystnb_config.execution_mode == "cache":
+            jupyter_cache_tables.create_before_fork(env.mystnb_config.execution_cache_path)
 
 
 def spread_notebooks(app: Sphinx, env: Any, docnames: list[str], past: dict[str, str]) -> None:
-    """Reorder the pages of a parallel read so that notebooks run side by side."""
-    sizes = [len(chunk) for chunk in make_chunks(docnames, app.parallel)]
-    workers = min(app.parallel, len(sizes))
+    """Reorder the pages of a parallel read so that notebooks run side by side.
+
+    Those that share the machine first, longest first; then those that run
+    alone.  How Sphinx's processes then get them is
+    :mod:`workarounds.sphinx_parallel_chunks`'s business.
+    """
     texts = {d: Path(env.doc2path(d)).read_text(encoding="utf-8") for d in docnames}
     notebooks = [d for d in docnames if is_notebook(texts[d])]
     known = all(d in past for d in notebooks)
@@ -154,18 +147,7 @@ def spread_notebooks(app: Sphinx, env: Any, docnames: list[str], past: dict[str,
         return float(ended) - float(started)
 
     notebooks.sort(key=lambda d: (runs_alone(texts[d]), -weight(d)))
-    others = [d for d in docnames if d not in notebooks]
-    chunks: list[list[str]] = [[] for _ in sizes]
-    load = [0.0] * len(sizes)
-    for docname in notebooks:
-        free = [k for k in range(len(sizes)) if len(chunks[k]) < sizes[k]]
-        i = min([k for k in free if k < workers] or free, key=lambda k: (load[k], k))
-        chunks[i].append(docname)
-        load[i] += weight(docname)
-    for i, size in enumerate(sizes):
-        while len(chunks[i]) < size:
-            chunks[i].append(others.pop(0))
-    docnames[:] = [d for chunk in chunks for d in chunk]
+    sphinx_parallel_chunks.deal(docnames, app.parallel, notebooks, weight)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -29,8 +29,10 @@ A failing notebook
 
 The notebook kernels
     run with a temporary IPython profile of their own (see
-    :func:`isolate_kernels`), and talk to the build over Unix sockets instead
-    of TCP ports (see :func:`kernels_on_unix_sockets`).
+    :func:`isolate_kernels`).  The two workarounds for them -- a start-up file
+    that lets a kernel exit as soon as it is asked, and Unix sockets instead of
+    TCP ports -- live with the others in ``docs/_ext/workarounds/``, each gated
+    to the versions it was written for.
 
 ``.ipynb`` downloads
     myst-nb writes each executed notebook to ``<outdir>/../jupyter_execute``;
@@ -51,7 +53,6 @@ import re
 import shutil
 import sys
 import tempfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ from sphinx.application import Sphinx
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_id
+from workarounds import ipykernel_shutdown, nbclient_unix_sockets
 
 #: Public modules in reading order; any other public module follows, sorted by name.
 MODULE_ORDER = (
@@ -378,113 +380,37 @@ c.IPKernelApp.log_level = "ERROR"  # no start-up chatter in the build log
 c.HistoryManager.enabled = False  # nothing to keep between builds
 """
 
-# What keeps a kernel from exiting when the build is done with it, and what the
-# start-up file below does about each (without it, most builds lost 2.5 s on several
-# notebooks: Jupyter waits that long before it sends the kernel SIGTERM):
-# - multiprocessing's resource tracker, a helper process that the first spawned
-#   worker starts and that ignores SIGTERM: ipykernel signals its children again and
-#   again until they are gone.  Closing the tracker's pipe (what ``_stop`` does, and
-#   what the kernel's own exit would do) ends it at once.
-# - races in ipykernel 7.4: the control thread that answered the shutdown request
-#   goes on to flush sys.stderr and to publish its status just as the main thread
-#   stops the IOPub thread, and then waits for ever on a thread that is gone.  The
-#   flush raced in one kernel of four or eight: once the kernel has agreed to shut
-#   down it has nothing more to say, so it hands the real streams back (as it does
-#   itself a moment later).  The status raced in about one of 200: for that one, and
-#   any other hang, a kernel still alive a second after agreeing exits -- as
-#   Jupyter's SIGTERM would have ended it 1.5 s later, and as abruptly.
-KERNEL_STARTUP = """\
-# Written by docs/_ext/schedtutor_docs.py: a kernel that shuts down at once.
-def _shut_down_at_once(kernel):
-    import os
-    import sys
-    import threading
-    from multiprocessing import resource_tracker
-
-    do_shutdown = kernel.do_shutdown
-
-    def shut_down(restart):
-        reply = do_shutdown(restart)
-        getattr(resource_tracker._resource_tracker, "_stop", lambda: None)()
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        backstop = threading.Timer(1.0, os._exit, (0,))
-        backstop.daemon = True
-        backstop.start()
-        return reply
-
-    kernel.do_shutdown = shut_down
-
-
-_shut_down_at_once(get_ipython().kernel)
-del _shut_down_at_once
-"""
-
 
 def isolate_kernels() -> Path:
-    """Point the notebook kernels at a fresh, temporary IPython profile.
+    """Point the notebook kernels at a fresh, temporary IPython profile; return its folder.
 
     The kernels that execute the notebooks inherit this process's environment.
     With ``IPYTHONDIR`` set to a temporary folder they ignore the user's own
     IPython profile (its start-up files could change what a notebook does) and
     log only errors, so the build log carries no kernel start-up warnings.  The
     profile's one start-up file lets each kernel exit as soon as it is asked
-    (see ``KERNEL_STARTUP``).
+    (:mod:`workarounds.ipykernel_shutdown`, for the ipykernel versions that need it).
     """
     folder = Path(tempfile.mkdtemp(prefix="schedtutor-ipython-"))
     profile = folder / "profile_default"
     profile.mkdir()
     (profile / "ipython_kernel_config.py").write_text(KERNEL_CONFIG, encoding="utf-8")
-    (profile / "startup").mkdir()
-    (profile / "startup" / "shut-down-at-once.py").write_text(KERNEL_STARTUP, encoding="utf-8")
+    ipykernel_shutdown.install(profile)
     os.environ["IPYTHONDIR"] = str(folder)
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
 
 
-def kernels_on_unix_sockets(folder: Path) -> None:
-    """Have the notebooks' kernels talk to the build over Unix sockets, not TCP ports.
+def prepare_kernels() -> Path:
+    """Set the notebook kernels up as the build runs them; return their profile's folder.
 
-    jupyter_client picks a kernel's five TCP ports by binding to port 0 and
-    closing the socket again, and the kernel binds them a moment later.  Anything
-    else on the machine can take one of them in between: a kernel starting at
-    the same time in the other process of a parallel build, or a Dask cluster of
-    the notebook running beside it.  The kernel then fails to bind ("Address
-    already in use") or two kernels cross their messages (jupyter_client issue
-    487; one parallel build in three met it here).  A Unix socket is a file
-    named after its kernel, so nothing else can take it.
-
-    nbclient makes the kernel manager of each notebook from its
-    ``kernel_manager_class``; the default becomes a subclass of jupyter_client's
-    own that says ``transport = "ipc"`` and puts the sockets in ``folder``.
-    Where Unix sockets do not exist (Windows), kernels keep TCP: Sphinx builds
-    serially there.
+    An isolated profile (:func:`isolate_kernels`), and Unix sockets instead of
+    TCP ports (:mod:`workarounds.nbclient_unix_sockets`, for the nbclient versions
+    it was written for) in the same temporary folder.
     """
-    if os.name != "posix":
-        return
-    from jupyter_client import AsyncKernelManager
-    from nbclient import NotebookClient
-    from traitlets import default
-
-    class UnixSocketKernelManager(AsyncKernelManager):
-        """A kernel manager whose kernel listens on Unix sockets of its own."""
-
-        @default("transport")
-        def _transport_default(self) -> str:
-            return "ipc"
-
-        @default("ip")
-        def _ip_default(self) -> str:
-            # the sockets are this path plus "-1" ... "-5"; short, for macOS's limit
-            return str(folder / f"kernel-{uuid.uuid4().hex[:8]}")
-
-    def _kernel_manager_class_default(client: NotebookClient) -> type:
-        return UnixSocketKernelManager
-
-    # traitlets looks a dynamic default up by this name on the class itself.
-    NotebookClient._kernel_manager_class_default = _kernel_manager_class_default
+    folder = isolate_kernels()
+    nbclient_unix_sockets.apply(folder)
+    return folder
 
 
 def require_dot() -> None:
@@ -504,7 +430,7 @@ def require_dot() -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     """Check for graphviz; register the directives and hooks; isolate the kernels."""
     require_dot()
-    kernels_on_unix_sockets(isolate_kernels())
+    prepare_kernels()
     app.add_directive("schedtutor-cli", CliDirective)
     app.add_directive("schedtutor-api", ApiDirective)
     app.connect("missing-reference", resolve_public_name)

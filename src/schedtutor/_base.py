@@ -9,6 +9,8 @@ here, once; the public modules re-export the names a reader may want
 Tracing and predicting also build a record or more per task, by the hundred
 thousand on a large graph, with Python's cyclic garbage collector paused
 (:func:`gc_paused`).
+The modules that draw (timelines, speed-up charts) check where a figure is
+to be written, before drawing, and write it, here too.
 """
 
 from __future__ import annotations
@@ -17,13 +19,25 @@ import gc
 import reprlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from dask.base import is_dask_collection
 
 from schedtutor import _compat
 
-__all__ = ["check_collection", "gc_paused", "label", "materialize"]
+__all__ = [
+    "FIGURE_FORMATS",
+    "check_collection",
+    "check_figure_file",
+    "gc_paused",
+    "label",
+    "materialize",
+    "save_figure",
+]
+
+FIGURE_FORMATS = ("png", "svg", "pdf")
+"""The image formats the library writes figures in."""
 
 
 def check_collection(obj: object) -> None:
@@ -91,3 +105,36 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def check_figure_file(filename: str | Path, what: str = "figure") -> Path:
+    """Return ``filename`` as a Path if a ``what`` can be written there, else raise ValueError.
+
+    >>> check_figure_file("runs.gif", "chart")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot write a chart to 'runs.gif': unknown extension '.gif'; expected ...
+    """
+    path = Path(filename)
+    if path.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+        raise ValueError(
+            f"cannot write a {what} to {str(filename)!r}: unknown extension "
+            f"{path.suffix or '(none)'!r}; expected .png, .svg or .pdf"
+        )
+    if not path.parent.is_dir():
+        raise ValueError(
+            f"cannot write a {what} to {str(filename)!r}: folder {str(path.parent)!r} "
+            "does not exist"
+        )
+    return path
+
+
+def save_figure(figure: Any, filename: str | Path, what: str = "figure") -> None:
+    """Write a matplotlib ``figure`` to ``filename``; a failure is one line of ValueError."""
+    try:
+        figure.savefig(filename, dpi=110)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ValueError(
+            f"cannot write a {what} to {str(filename)!r}: {reason}; give a path you can write"
+        ) from None

@@ -10,6 +10,13 @@ that an upgrade which changes one breaks this module's test
 (``tests/test_compat.py`` checks every assumption below against the installed
 versions) rather than something deep in a trace or a prediction.
 
+It also refuses, in one line, a dask older than the library's floor
+(:data:`DASK_FLOOR`, the one in ``pyproject.toml``): older ones lack these
+internals or behave otherwise where the library relies on them (before
+2026.8.0 a worker that dies while its nanny starts it -- a script without the
+``if __name__ == '__main__':`` guard -- hangs ``LocalCluster`` for ever instead
+of failing).  ``make floors`` runs the library's tests at that floor.
+
 The assumptions, as read in dask and distributed 2026.8:
 
 * ``dask.base.collections_to_expr`` turns collections into one expression;
@@ -38,17 +45,49 @@ The assumptions, as read in dask and distributed 2026.8:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from dask._task_spec import Alias, DataNode, GraphNode, Task, _execute_subgraph
+import dask
+
+#: The oldest dask the library works with, and so distributed's too (each release of
+#: distributed requires the dask of the same version): pyproject.toml's floor.
+DASK_FLOOR = (2026, 8, 0)
+
+
+def check_dask(found: str) -> None:
+    """Raise ``ImportError`` in one line when the dask version ``found`` is below the floor.
+
+    >>> check_dask("2026.8.0")
+    >>> check_dask("unknown")
+    >>> check_dask("2025.1.0")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ImportError: schedtutor needs dask and distributed 2026.8.0 or newer, and this is ...
+    """
+    parts = tuple(int(part) for part in re.findall(r"\d+", found)[:3])
+    if not parts or parts >= DASK_FLOOR:  # no number: a checkout of dask, say "unknown"
+        return
+    floor = ".".join(map(str, DASK_FLOOR))
+    raise ImportError(
+        f"schedtutor needs dask and distributed {floor} or newer, and this is dask {found}: "
+        f"run pip install --upgrade 'dask>={floor}' 'distributed>={floor}'"
+    )
+
+
+check_dask(dask.__version__)  # type: ignore[attr-defined]  # dask sets it, untyped
+
+from dask._task_spec import Alias, DataNode, GraphNode, Task, _execute_subgraph  # noqa: E402
 
 __all__ = [
+    "DASK_FLOOR",
     "Alias",
     "DataNode",
     "GraphNode",
     "SchedulerState",
     "Task",
+    "check_dask",
     "computed_graph",
     "connector_for",
     "fused_subgraph",

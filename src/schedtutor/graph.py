@@ -19,7 +19,7 @@ FORMATS = ("png", "svg")
 """The image formats :func:`draw_graph` writes."""
 
 COLORS = ("order",)
-"""Ways to colour the nodes besides the plain drawing (``order``: Dask's execution order)."""
+"""Ways to colour the nodes besides the plain drawing (``order``: the rank ``dask.order`` gives)."""
 
 MISSING_DOT = (
     "graphviz's `dot` program is not installed; install it with "
@@ -57,8 +57,10 @@ def check_graph_file(filename: str | Path) -> Path:
 def draw_graph(obj: Any, filename: str | Path, color: str | None = None) -> Path:
     """Write the task graph of ``obj`` to ``filename`` (``.png`` or ``.svg``) and return its path.
 
-    ``color="order"`` colours each task by the order Dask's local scheduler
-    will run it in.
+    ``color="order"`` colours and numbers each task by its rank in
+    ``dask.order``: the priority by which Dask's local schedulers choose among
+    tasks that become ready at the same moment.  (The order they run in can
+    differ: a task made ready later goes first.)
 
     >>> import tempfile, pathlib
     >>> from schedtutor import slow_arithmetic

@@ -103,10 +103,12 @@ the GIL that Dask's own threads need beyond what
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from dask.system import CPU_COUNT
@@ -155,6 +157,18 @@ class Prediction:
     def overlap(self, first: str, second: str) -> float:
         """Return the seconds tasks named ``first`` and ``second`` are to work side by side."""
         return overlap(self.spans, first, second)
+
+    def to_chrome_trace(self, path: str | os.PathLike[str]) -> Path:
+        """Write the predicted spans as Chrome trace-event JSON (:mod:`.chrome_trace`)."""
+        from schedtutor.chrome_trace import write_chrome_trace
+
+        return write_chrome_trace([self], path)
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the predicted timeline as interactive HTML (:mod:`.interactive`)."""
+        from schedtutor.interactive import save_html
+
+        return save_html([self], path)
 
     def __str__(self) -> str:
         spread = ""

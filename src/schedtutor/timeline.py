@@ -30,27 +30,45 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from schedtutor._base import FIGURE_FORMATS, check_figure_file, save_figure
 from schedtutor.trace import TaskSpan
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["FORMATS", "check_timeline_file", "plot_timeline", "plot_timelines", "row_labels"]
+__all__ = [
+    "FORMATS",
+    "WAIT_STYLE",
+    "check_timeline_file",
+    "default_title",
+    "plot_timeline",
+    "plot_timelines",
+    "row_labels",
+    "spans_of",
+    "task_colors",
+]
 
-FORMATS = ("png", "svg", "pdf")
+FORMATS = FIGURE_FORMATS
 """The image formats :func:`plot_timelines` writes."""
 
 _COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3")
-_WAIT: dict[str, Any] = {
+WAIT_STYLE: dict[str, Any] = {
     "facecolor": "#f2f2f2",
     "edgecolor": "#9a9a9a",
     "hatch": "////",
     "linewidth": 0.6,
 }
+"""How a lock wait is drawn (matplotlib patch properties; :mod:`schedtutor.interactive` follows)."""
 
 
-def _spans_of(source: Any) -> list[TaskSpan]:
+def spans_of(source: Any) -> list[TaskSpan]:
+    """Return the spans of a Trace, a Prediction or a sequence of TaskSpan, by start.
+
+    >>> late, early = TaskSpan("b-1", "b", "1", "1", 0.5, 1.0), TaskSpan("a-1", "a", "1", "1", 0, 1)
+    >>> [span.key for span in spans_of([late, early])]
+    ['a-1', 'b-1']
+    """
     spans = getattr(source, "spans", source)
     if not isinstance(spans, Iterable) or isinstance(spans, str | bytes):
         raise TypeError(
@@ -101,7 +119,23 @@ def row_labels(spans: Sequence[TaskSpan]) -> dict[str, str]:
     return labels
 
 
-def _title(source: Any) -> str | None:
+def task_colors(spans: Sequence[TaskSpan]) -> dict[str, str]:
+    """Return the colour of each task name: a palette's, in the order the names first start.
+
+    >>> task_colors([TaskSpan("add-1", "add", "1", "1", 0.0, 1.0)])
+    {'add': '#4C72B0'}
+    """
+    names = dict.fromkeys(s.name for s in sorted(spans, key=lambda s: (s.start, s.end)))
+    return {name: _COLORS[i % len(_COLORS)] for i, name in enumerate(names)}
+
+
+def default_title(source: Any) -> str | None:
+    """Return a timeline's title for a Trace or a Prediction (None for bare spans).
+
+    >>> from schedtutor import slow_arithmetic, trace
+    >>> default_title(trace(slow_arithmetic(delay=0.001), "sync"))  # doctest: +ELLIPSIS
+    'sync: 0... s'
+    """
     label = getattr(source, "label", None)
     seconds = getattr(source, "seconds", None)
     if label is None or seconds is None:
@@ -125,14 +159,14 @@ def _draw(trace: Any, ax: Axes | None, title: str | None, until: float | None) -
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    spans = _spans_of(trace)
+    spans = spans_of(trace)
     labels = row_labels(spans)
     if ax is None:
         figure = Figure(figsize=(8.0, 1.2 + 0.45 * max(len(labels), 1)), layout="constrained")
         ax = figure.add_subplot()
     rows = {worker: number for number, worker in enumerate(labels)}
-    names = list(dict.fromkeys(s.name for s in spans))
-    colors = {name: _COLORS[i % len(_COLORS)] for i, name in enumerate(names)}
+    colors = task_colors(spans)
+    names = list(colors)
     end = until or max([s.end for s in spans] + [float(getattr(trace, "seconds", 0.0)), 1e-9])
     many = len(spans) > 60
     height = 0.8 if len(labels) < 20 else 0.9
@@ -145,7 +179,7 @@ def _draw(trace: Any, ax: Axes | None, title: str | None, until: float | None) -
         waits = [(s.start, s.lock_wait) for s in group if s.lock_wait > visible]
         if waits:
             waited = True
-            ax.broken_barh(waits, (row - height / 2, height), **_WAIT)
+            ax.broken_barh(waits, (row - height / 2, height), **WAIT_STYLE)
     ax.set_xlim(0, end * 1.02)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.set_yticks(range(len(labels)), list(labels.values()))
@@ -156,12 +190,12 @@ def _draw(trace: Any, ax: Axes | None, title: str | None, until: float | None) -
     if isinstance(seconds, float):
         ax.axvline(seconds, color="#555555", linestyle="--", linewidth=1)
     dropped = _label_bars(ax, spans, rows, end * 1.02)
-    handles = [Patch(label="waiting for the lock", **_WAIT)] if waited else []
+    handles = [Patch(label="waiting for the lock", **WAIT_STYLE)] if waited else []
     if dropped and len(names) <= 8:
         handles += [Patch(facecolor=colors[n], label=n) for n in names]
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    heading = title if title is not None else _title(trace)
+    heading = title if title is not None else default_title(trace)
     if heading:
         ax.set_title(heading, loc="left")
     return ax
@@ -210,18 +244,7 @@ def check_timeline_file(filename: str | Path) -> Path:
     ...
     ValueError: cannot write a timeline to 'runs.gif': unknown extension '.gif'; expected ...
     """
-    path = Path(filename)
-    if path.suffix.lower().lstrip(".") not in FORMATS:
-        raise ValueError(
-            f"cannot write a timeline to {str(filename)!r}: unknown extension "
-            f"{path.suffix or '(none)'!r}; expected .png, .svg or .pdf"
-        )
-    if not path.parent.is_dir():
-        raise ValueError(
-            f"cannot write a timeline to {str(filename)!r}: folder {str(path.parent)!r} "
-            "does not exist"
-        )
-    return path
+    return check_figure_file(filename, "timeline")
 
 
 def plot_timelines(
@@ -244,23 +267,17 @@ def plot_timelines(
         check_timeline_file(filename)
     from matplotlib.figure import Figure
 
-    rows = [max(len(row_labels(_spans_of(t))), 1) for t in traces]
+    rows = [max(len(row_labels(spans_of(t))), 1) for t in traces]
     figure = Figure(figsize=(8.0, 0.9 * len(traces) + 0.42 * sum(rows)), layout="constrained")
     axes = figure.subplots(len(traces), 1, sharex=True, height_ratios=[r + 1.2 for r in rows])
     axes = [axes] if len(traces) == 1 else list(axes)
     end = max(
-        max([s.end for s in _spans_of(t)] + [float(getattr(t, "seconds", 0.0))]) for t in traces
+        max([s.end for s in spans_of(t)] + [float(getattr(t, "seconds", 0.0))]) for t in traces
     )
     for i, (ax, source) in enumerate(zip(axes, traces, strict=True)):
         _draw(source, ax, titles[i] if titles else None, max(end, 1e-9))
         if ax is not axes[-1]:
             ax.set_xlabel("")
     if filename is not None:
-        try:
-            figure.savefig(filename, dpi=110)
-        except OSError as error:
-            reason = error.strerror or type(error).__name__
-            raise ValueError(
-                f"cannot write a timeline to {str(filename)!r}: {reason}; give a path you can write"
-            ) from None
+        save_figure(figure, filename, "timeline")
     return figure

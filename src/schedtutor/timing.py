@@ -20,7 +20,8 @@ pair:
 
 :func:`fastest` is for CPU-bound timings on a busy machine: it keeps the fastest
 of a few runs, and runs again only while even the fastest is well above what
-was expected.
+was expected.  :func:`typical` picks, of several runs, the one with the median
+time, to show a run that really happened rather than an average of several.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import html
 import math
 import statistics
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -43,12 +45,15 @@ __all__ = [
     "Comparison",
     "Config",
     "Run",
+    "Spent",
     "Timing",
     "compare",
     "fastest",
     "label",
     "parse_configs",
     "run",
+    "time_spent",
+    "typical",
 ]
 
 T = TypeVar("T")
@@ -307,3 +312,91 @@ def compare(
             runs = tuple(_timed(opened, obj) for _ in range(repeat))
         timings.append(Timing(name, options, runs))
     return Comparison(tuple(timings))
+
+
+def typical(runs: Iterable[T], seconds: Callable[[T], float] = _seconds) -> T:
+    """Return the run with the median time: the one to show as typical of several.
+
+    Unlike :func:`statistics.median` of the times, this returns a run itself
+    (a :class:`Run`, a :class:`~schedtutor.trace.Trace`, anything ``seconds``
+    can read), so a timeline or a table of it shows a run that really
+    happened.  Of an even number of runs it returns the faster of the two in
+    the middle.  ``seconds`` reads a run's time: its ``seconds`` attribute by
+    default.
+
+    >>> typical([0.9, 0.4, 0.5], seconds=float)
+    0.5
+    >>> typical([0.9, 0.4, 0.5, 0.6], seconds=float)
+    0.5
+    >>> typical([])
+    Traceback (most recent call last):
+    ...
+    ValueError: typical needs at least one run, got none
+    """
+    ordered = sorted(runs, key=seconds)
+    if not ordered:
+        raise ValueError("typical needs at least one run, got none")
+    return ordered[(len(ordered) - 1) // 2]
+
+
+@dataclass
+class Spent:
+    """The calls :func:`time_spent` timed: each one's seconds, in the order they ended."""
+
+    calls: list[float] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        """The seconds of all calls together."""
+        return math.fsum(self.calls)
+
+
+@contextmanager
+def time_spent(owner: Any, name: str) -> Iterator[Spent]:
+    """Time every call of ``owner.name`` made inside the block, whoever makes it.
+
+    ``owner`` is a class or a module; its attribute ``name`` is replaced by a
+    wrapper that reads the clock around each call, and put back when the
+    block ends, however it ends.  This is how to find out how long one step
+    *inside* a library call takes -- say, how much of a ``compute`` went into
+    ``HighLevelGraph.cull`` -- without copying the library's code.  Calls from
+    other threads count too; the wrapper adds about a microsecond to each.
+
+    >>> import operator
+    >>> with time_spent(operator, "add") as spent:
+    ...     total = operator.add(1, 2) + operator.add(3, 4)
+    >>> total, len(spent.calls), spent.seconds >= 0
+    (10, 2, True)
+    >>> with time_spent(operator, "nothing"):
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot time operator.nothing: there is no such attribute
+    """
+    original = getattr(owner, name, None)
+    where = getattr(owner, "__name__", type(owner).__name__)
+    if not callable(original):
+        reason = "there is no such attribute" if original is None else "it is not callable"
+        raise ValueError(f"cannot time {where}.{name}: {reason}")
+    # On a class, what to put back is the class's own entry (None when inherited).
+    own = owner.__dict__.get(name) if isinstance(owner, type) else original
+    if isinstance(own, staticmethod | classmethod):
+        raise ValueError(f"cannot time {where}.{name}: it is a {type(own).__name__}")
+    spent = Spent()
+
+    @functools.wraps(original)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent.calls.append(time.perf_counter() - started)
+
+    setattr(owner, name, timed)
+    try:
+        yield spent
+    finally:
+        if own is None:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, own)

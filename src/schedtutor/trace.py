@@ -66,6 +66,7 @@ bookkeeping, pickling or data transfer, which show as gaps between spans.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import statistics
 import tempfile
@@ -73,6 +74,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from dask.delayed import Delayed
@@ -81,8 +83,9 @@ from dask.utils import key_split
 from schedtutor import _tracing
 from schedtutor._base import check_collection, gc_paused, label, materialize
 from schedtutor.schedulers import Scheduler, open_scheduler
+from schedtutor.tables import Table
 
-__all__ = ["TaskSpan", "Trace", "materialize", "overlap", "trace"]
+__all__ = ["TaskSpan", "Trace", "materialize", "overlap", "spans_table", "tasks_seconds", "trace"]
 
 
 class TaskSpan(NamedTuple):
@@ -190,6 +193,26 @@ class Trace:
             raise ValueError(f"no worker ran two tasks{f' named {name!r}' if name else ''}")
         return statistics.median(steps)
 
+    def to_chrome_trace(self, path: str | os.PathLike[str]) -> Path:
+        """Write the spans as Chrome trace-event JSON for Perfetto (:mod:`.chrome_trace`).
+
+        >>> import json, tempfile
+        >>> from schedtutor import slow_arithmetic
+        >>> traced = trace(slow_arithmetic(delay=0.001), "sync")
+        >>> path = traced.to_chrome_trace(Path(tempfile.mkdtemp()) / "sync.json")
+        >>> len([e for e in json.loads(path.read_text())["traceEvents"] if e["ph"] == "X"])
+        4
+        """
+        from schedtutor.chrome_trace import write_chrome_trace
+
+        return write_chrome_trace([self], path)
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write an interactive, self-contained HTML timeline (:mod:`.interactive`)."""
+        from schedtutor.interactive import save_html
+
+        return save_html([self], path)
+
     def __str__(self) -> str:
         return f"{self.label}: {self.seconds:.3f} s, {len(self.spans)} tasks"
 
@@ -270,3 +293,86 @@ def _spans(records: Sequence[_tracing.Record], keys: list[Any], t0: float) -> tu
     ]
     spans.sort(key=_by_start)
     return tuple(spans)
+
+
+def spans_table(traces: Trace | Sequence[Trace], digits: int = 2) -> Table:
+    """Return the spans of one trace, or of several, as a table: one row per task.
+
+    Each row says which task ran where and from when to when: its name, its
+    worker, its start and end in seconds from the start of the compute, and
+    how long of that it waited for the lock of :mod:`schedtutor.sleeplock`.
+    Workers are named as a reader counts them, in the order they started
+    their first task: ``thread 1, 2`` under sync and threads, ``process 1,
+    2`` under processes, ``worker 1, 2`` under distributed (with the thread,
+    ``worker 1 · thread 2``, when a worker has several).  Rows follow the
+    start of their task.  Several traces give one table with their label in
+    a first column, ``configuration``.
+
+    >>> from schedtutor import slow_arithmetic
+    >>> table = spans_table(trace(slow_arithmetic(delay=0.001), "threads", num_workers=2))
+    >>> table.columns
+    ('task', 'worker', 'start s', 'end s', 'lock wait s')
+    >>> sorted(row[0] for row in table.rows)
+    ['add', 'div', 'mul', 'sub']
+    >>> spans_table([]).rows
+    ()
+    """
+    several = not isinstance(traces, Trace)
+    given: list[object] = list(traces) if several and isinstance(traces, Iterable) else [traces]
+    chosen = [each for each in given if isinstance(each, Trace)]
+    for each in given:
+        if not isinstance(each, Trace):
+            raise TypeError(
+                "spans_table needs a Trace or a list of them (schedtutor.trace.trace), "
+                f"got {type(each).__name__}: {each!r}"
+            )
+    columns = ("task", "worker", "start s", "end s", "lock wait s")
+    rows = []
+    for each in chosen:
+        names = _worker_names(each)
+        for span in sorted(each.spans, key=_by_start):
+            row = (span.name, names[span.worker], span.start, span.end, span.lock_wait)
+            rows.append((each.label, *row) if several else row)
+    return Table(("configuration", *columns) if several else columns, rows, digits)
+
+
+def _worker_names(traced: Trace) -> dict[str, str]:
+    """Name each worker of ``traced`` as a reader counts them, in the order they started."""
+    kind = {"processes": "process", "distributed": "worker"}.get(traced.scheduler)
+    if kind is None:  # sync, threads: the threads of this process
+        return {w: f"thread {n}" for n, w in enumerate(traced.workers, 1)}
+    processes = list(dict.fromkeys(w.split(" / ")[0] for w in traced.workers))
+    threads: dict[str, list[str]] = {}
+    for worker in traced.workers:
+        process = worker.split(" / ")[0]
+        threads.setdefault(process, []).append(worker)
+    names = {}
+    for number, process in enumerate(processes, 1):
+        for thread, worker in enumerate(threads[process], 1):
+            several = len(threads[process]) > 1
+            names[worker] = f"{kind} {number}" + (f" · thread {thread}" if several else "")
+    return names
+
+
+def tasks_seconds(traced: Trace | Iterable[TaskSpan]) -> float:
+    """Return the seconds from the first task's start to the last task's end.
+
+    That is a compute's wall time less what came before its first task (the
+    processes scheduler's spawn pool, a cluster's first message) and after
+    its last (shutting the pool down): the part that the tasks and the
+    scheduler's handling of them took.  ``traced`` is a :class:`Trace` or
+    its spans (a :class:`~schedtutor.predict.Prediction`'s ``spans`` too).
+
+    >>> spans = [TaskSpan("add-1", "add", "1", "1", 0.25, 0.5),
+    ...          TaskSpan("mul-1", "mul", "1", "1", 0.5, 1.0)]
+    >>> tasks_seconds(Trace(tuple(spans), None, 1.25, "processes"))
+    0.75
+    >>> tasks_seconds([])
+    Traceback (most recent call last):
+    ...
+    ValueError: tasks_seconds needs at least one task span, got none
+    """
+    spans = list(traced.spans if isinstance(traced, Trace) else traced)
+    if not spans:
+        raise ValueError("tasks_seconds needs at least one task span, got none")
+    return max(s.end for s in spans) - min(s.start for s in spans)
