@@ -69,20 +69,26 @@ steals.
 
 **Work stealing.**  Every ``work-stealing-interval`` (1 s by default) the
 scheduler asks a worker holding more tasks than threads to hand one it has
-not started to an idle worker, trying the busy worker's tasks in an order
-nobody can know beforehand (a set's); a task already running is refused.
-When the run starts on that clock is not known either, so where a steal is
-possible the model replays the graph at 24 evenly spread phases of the clock
-with shuffled orders: :attr:`Prediction.seconds` is the median of those
-runs, :attr:`Prediction.outcomes` all of them.
+not started to an idle worker, level by level of the task's cost against
+its transfer, trying the busy worker's tasks in the order of the set it
+keeps them in; a task already running is refused, and a task asked for
+leaves the set either way.  A scheduler in this process (a local cluster)
+iterates that set as the model's own set of the same keys does; for one
+elsewhere the order follows hashes seeded in another process, and the model
+tries shuffled orders.  When the run starts on the stealing clock is not
+known (a cluster yet to start), so where a steal is possible the model
+replays the graph at 24 evenly spread phases of the clock:
+:attr:`Prediction.seconds` is the median of those runs,
+:attr:`Prediction.outcomes` all of them; a running cluster's next balance is
+read from it.
 
 **What runs side by side.**  Each process has one sleeplock lock (threads of
 one process take turns) and one GIL (its Python work shares one CPU); NumPy
 work and sleeping run in parallel; CPU work shares ``CPU_COUNT`` CPUs with
 the :attr:`Costs.background` CPUs that other programs keep busy, each busy
-thread getting ``min(1, CPU_COUNT / (ours + background))`` of a CPU; on a
-distributed worker it gets :attr:`Costs.distributed_pace` of that (the
-worker's own event loop takes the rest).
+thread getting ``min(1, CPU_COUNT / (ours + background))`` of a CPU; Python
+work on a distributed worker gets :attr:`Costs.distributed_pace` of that (the
+worker's own event loop takes turns at its GIL; NumPy work lets the GIL go).
 
 **The costs** are the machine's, not the graph's: :data:`DEFAULT_COSTS` are
 those of a quiet 2-CPU Linux machine; :func:`calibrate` measures them here and
