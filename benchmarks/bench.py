@@ -393,15 +393,17 @@ def write_table_part(section: str, text: str) -> None:
     """Put ``text`` in ``section``'s part of the accuracy table file, keeping the other part."""
     parts: dict[str, list[str]] = {}
     if ACCURACY_TABLE.exists():
-        current, body = None, ACCURACY_TABLE.read_text(encoding="utf-8")
-        for line in body.splitlines():
+        # lines before any heading (an older run's file has none): the library graphs' part
+        current = "accuracy"
+        parts[current] = []
+        for line in ACCURACY_TABLE.read_text(encoding="utf-8").splitlines():
             found = [name for name, heading in TABLE_PARTS.items() if line == heading]
             if found:
                 current = found[0]
                 parts[current] = []
-            elif current is not None:
+            else:
                 parts[current].append(line)
-    chunks = {name: "\n".join(lines).strip() for name, lines in parts.items()}
+    chunks = {name: "\n".join(lines).strip() for name, lines in parts.items() if any(lines)}
     chunks[section] = text.strip()
     ACCURACY_TABLE.write_text(
         "\n\n".join(

@@ -122,3 +122,23 @@ def test_sleep_floor_counts_overlaps_once() -> None:
     assert bench.sleep_floor(log) == 4.0  # [0, 3] and [5, 6]
     assert bench.sleep_floor(log, (4.0, 7.0)) == 1.0
     assert bench.sleep_floor("") == 0.0
+
+
+def test_the_accuracy_file_keeps_the_other_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A section's table replaces its own part of the file; an older file is the library part."""
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    table = tmp_path / "prediction-accuracy.md"
+    table.write_text("| older | run |\n\n1 of 1 within 5 %.\n", encoding="utf-8")
+    monkeypatch.setattr(bench, "ACCURACY_TABLE", table)
+    bench.write_table_part("random", "| random | graphs |")
+    bench.write_table_part("random", "| random | again |")
+    library, random = bench.TABLE_PARTS["accuracy"], bench.TABLE_PARTS["random"]
+    assert table.read_text(encoding="utf-8") == (
+        f"{library}\n\n| older | run |\n\n1 of 1 within 5 %.\n\n{random}\n\n| random | again |\n"
+    )
