@@ -91,6 +91,20 @@ class TestMachineCosts:
         assert entry["background_while_measured"] >= 0
         assert "background" not in entry["costs"]
 
+    def test_costs_measured_on_a_busy_machine_are_measured_again(self, cache: Path) -> None:
+        """Costs kept from a busy machine's measurement are measured again; quiet ones are read."""
+        machine_costs("sync")
+        path = cache_file()
+        kept = json.loads(path.read_text())
+        entry = kept["measured"]["sync"]
+        entry["costs"]["sync_task"] = 0.5  # a figure no measurement gives
+        for load, read_back in [(calibration.QUIET, True), (1.0, False)]:
+            entry["background_while_measured"] = load
+            path.write_text(json.dumps(kept))
+            calibration._memo.clear()
+            found = machine_costs("sync").sync_task
+            assert (found == 0.5) is read_back and found > 0, (load, found)
+
     def test_the_file_names_no_host_no_person_no_path(self, cache: Path) -> None:
         """The cache says which machine and versions, never who or where."""
         machine_costs("sync")

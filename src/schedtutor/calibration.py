@@ -43,6 +43,13 @@ prediction, in this process or another, reads them back.
   ``background=0`` (a quiet machine); :func:`calibrate` measures the load of
   the moment.  The file records the load while the costs were measured, so
   a reader can tell whether they were measured on a busy machine.
+* **Busy measurements are not trusted later**: costs measured while other
+  programs kept more than :data:`QUIET` CPUs busy (after a few attempts)
+  are those of a busy machine -- a distributed worker's pace read 0.62 and
+  the NumPy share beside Python work 0.42 with about one CPU busy, and every
+  cluster prediction came out up to a third too long.  The process that
+  measured them uses them; the next process that needs them measures again,
+  and a quiet measurement replaces them.
 * **Measured apart**: in a fresh Python process (``sys.executable``), so
   a measurement starts no pool or cluster in the reader's process, and a
   script without an ``if __name__ == "__main__":`` guard, or one read from
@@ -185,6 +192,9 @@ _FORMAT = 1
 so that costs measured the old way are measured again."""
 
 _TIMEOUT = 300.0
+
+QUIET = 0.25
+"""CPUs other programs may keep busy while costs are measured for the cache to trust them."""
 """Seconds a measurement in a fresh process may take before the built-in costs are used."""
 
 
@@ -556,7 +566,9 @@ def _read_cache() -> dict[str, dict[str, float]]:
         return {
             kind: {name: float(value) for name, value in entry["costs"].items() if name in known}
             for kind, entry in kept["measured"].items()
-            if kind in MEASURED and set(entry["costs"]) >= set(MEASURED[kind])
+            if kind in MEASURED
+            and set(entry["costs"]) >= set(MEASURED[kind])
+            and float(entry["background_while_measured"]) <= QUIET
         }
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return {}
@@ -618,7 +630,7 @@ def _measure_apart(kind: str) -> tuple[dict[str, float], float] | None:
         return None
 
 
-def _report(kind: str, attempts: int = 3, quiet: float = 0.25) -> None:
+def _report(kind: str, attempts: int = 3, quiet: float = QUIET) -> None:
     """Measure ``kind``'s costs and print them as one line of JSON (the fresh process's work).
 
     Costs measured while other programs keep the CPUs busy are those of a busy
