@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -154,8 +155,24 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        pytest.fail(f"the site build failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}")
+        pytest.fail(f"the site build failed:\n{why_the_build_failed(done.stdout + done.stderr)}")
     return out / "html"
+
+
+def why_the_build_failed(output: str) -> str:
+    """The lines of a failed build's output that say why: claims, and a failed cell in full.
+
+    In a parallel build Sphinx hides a notebook cell's error in a crash report
+    whose path it prints; the cell and its error are read from there.
+    """
+    said = [line for line in output.splitlines() if line.startswith(("error:", "note:"))]
+    report = re.search(r"The full traceback has been saved in:?\s*(\S+)", output)
+    if report and Path(report.group(1)).exists():
+        crash = Path(report.group(1)).read_text(encoding="utf-8", errors="replace")
+        cell = crash.find("CellExecutionError")
+        if cell >= 0:
+            said.append(crash[cell : cell + 4000])
+    return "\n".join(said) or output[-8000:]
 
 
 #: The variable that points the distributed lesson (and the tests) at a running scheduler.

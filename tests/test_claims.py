@@ -167,6 +167,10 @@ MEASURED = notebook_page(CHECKS, title="Measured").replace(
 EXPLAINED = "# Explained\n\n[The other page measured four.]{.claim:four}\n"
 
 
+#: How a check names the load it was measured under (schedtutor.load.Load in words).
+LOAD = r"(no other load on \d+ CPUs|other programs kept \d+\.\d of \d+ CPUs busy)"
+
+
 @pytest.mark.docs
 class TestTheBuild:
     """A throwaway site with the repository's configuration: marks, page, and refusals."""
@@ -181,11 +185,14 @@ class TestTheBuild:
         assert done.returncode == 0, done.stderr[-3000:]
         measured = (tmp_path / "html" / "measured.html").read_text(encoding="utf-8")
         marks = re.findall(r'<a class="claim-mark[^"]*"[^>]*title="([^"]*)"[^>]*>✓</a>', measured)
-        assert marks == [
+        expected = [
             "Checked by this build: x, s 4.02; held to &gt; 3.5",
             "Checked by this build: scheduler threads",
             "Checked by this build: x, s 4.02; held to &gt; 3.5",
         ]
+        assert len(marks) == len(expected)
+        for mark, start in zip(marks, expected, strict=True):
+            assert re.fullmatch(re.escape(start) + "; " + LOAD, mark), mark
         assert 'id="claim-four"' in measured and 'id="claim-four-2"' in measured
         listing = (tmp_path / "html" / "claims.html").read_text(encoding="utf-8")
         assert "This build checked 2 claims on 1 pages; 2 held." in listing
@@ -224,10 +231,14 @@ class TestTheBuild:
         assert done.returncode == 2
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         line = failing.splitlines().index("[Unchecked.]{.claim:nobody}") + 1
-        assert errors == [
+        assert len(errors) == 4, errors
+        assert errors[0] == (
             f"error: source/measured.md:{line}: the claim 'nobody' has no check: add "
-            "schedtutor.claims.check('nobody', ...) to the hidden cell that measures it",
-            "error: source/measured.md: the claim 'four' did not hold: x, s 4.02; held to > 3.5",
+            "schedtutor.claims.check('nobody', ...) to the hidden cell that measures it"
+        )
+        did_not_hold = "error: source/measured.md: the claim 'four' did not hold: x, s 4.02; "
+        assert re.fullmatch(re.escape(did_not_hold + "held to > 3.5; ") + LOAD, errors[1])
+        assert errors[2:] == [
             "error: source/measured.md: the check 'orphan' backs no sentence: mark the sentence "
             "as [...]{.claim:orphan}, or drop the check",
             "error: the site was not written: 3 claim(s) are not backed by a check that held "
