@@ -6,8 +6,10 @@ bounded busy loop -- another program, a plain Python ``while`` loop that keeps
 one CPU busy -- running beside it the whole time:
 
 * the fast site build (``SCHEDTUTOR_DELAY=0.2``, two processes, as ``make
-  test`` builds it), from scratch into a temporary folder, in the published
-  build's mode: a claim the machine is too busy to verify fails it;
+  test`` builds it), from scratch into a temporary folder, as a local rebuild
+  (``SCHEDTUTOR_UNVERIFIED=mark``): a claim that did not hold fails it, and a
+  claim that needs CPUs the busy loop took is marked not verified (each run
+  says how many, and which);
 * the test suite's timing tests (every test but the site build and the
   browser, which the first item covers).
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,14 +51,17 @@ def busy_cpu(limit: float) -> Iterator[None]:
 
 def build_site(folder: Path) -> tuple[bool, str]:
     """Build the site in fast mode into ``folder``; return success and a one-line reason."""
-    env = {**os.environ, "SCHEDTUTOR_DELAY": "0.2", "SCHEDTUTOR_UNVERIFIED": "refuse"}
+    env = {**os.environ, "SCHEDTUTOR_DELAY": "0.2", "SCHEDTUTOR_UNVERIFIED": "mark"}
     command = [
         sys.executable, "-m", "sphinx", "-j", "2", "-nW", "--keep-going", "-b", "html",
         "-d", str(folder / "doctrees"), "-c", str(ROOT), str(ROOT / "docs"), str(folder / "html"),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode == 0:
-        return True, "built"
+        marked = re.findall(r"^note: .* claim '([a-z0-9-]+)' was not verified", done.stderr, re.M)
+        if not marked:
+            return True, "built, every claim held"
+        return True, f"built, {len(marked)} claim(s) marked not verified: {', '.join(marked)}"
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     return False, " | ".join(errors[:3]) or (done.stderr.strip().splitlines() or ["?"])[-1]
 

@@ -15,6 +15,7 @@ how to get one: a skipped test would hide the lesson's unmeasured branch.
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from schedtutor import gil, settings
+from schedtutor.load import Load, LoadMeter
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / ".ci" / "install-free-threaded-python"
@@ -46,9 +48,27 @@ def free_threaded_python() -> str:
 
 
 @pytest.fixture(scope="module")
-def measured(free_threaded_python: str) -> gil.Measurement:
+def measured_beside(free_threaded_python: str) -> tuple[gil.Measurement, Load]:
+    """The lesson's measurement in the free-threaded Python, and other programs' load meanwhile."""
+    with LoadMeter() as meter:
+        measurement = gil.measure_in(free_threaded_python, TASK, fewest_runs=3)
+    return measurement, meter.load
+
+
+@pytest.fixture(scope="module")
+def measured(measured_beside: tuple[gil.Measurement, Load]) -> gil.Measurement:
     """The lesson's measurement, in the free-threaded Python (CPU-bound runs: best of 3)."""
-    return gil.measure_in(free_threaded_python, TASK, fewest_runs=3)
+    return measured_beside[0]
+
+
+def two_cpus_free(load: Load) -> bool:
+    """Whether other programs left the two CPUs that two threads at once need.
+
+    On a busy machine (another program keeps a CPU busy) two threads share
+    one CPU with or without the GIL: the tests then hold the measurement to
+    what one free CPU allows, which a GIL-bound or serialised run would miss.
+    """
+    return load.free >= 1.5
 
 
 def test_the_interpreter_is_free_threaded_and_keeps_the_gil_off(
@@ -63,17 +83,35 @@ def test_the_interpreter_is_free_threaded_and_keeps_the_gil_off(
     assert measured.free_threaded is True and measured.gil_enabled is False
 
 
-def test_python_work_runs_side_by_side_in_threads(measured: gil.Measurement) -> None:
-    """Without the GIL, two threads run four pure-Python tasks in about half the serial time."""
+def test_python_work_runs_side_by_side_in_threads(
+    measured_beside: tuple[gil.Measurement, Load],
+) -> None:
+    """Without the GIL, two threads run four pure-Python tasks in about half the serial time.
+
+    With one CPU taken by another program, no faster than serial is all one
+    CPU allows: the ratio is then held to at most 1.1.
+    """
+    measured, load = measured_beside
     seconds = measured.seconds
     ratio = seconds["python", "threads"] / seconds["python", "sync"]
-    assert ratio < 0.75, seconds
+    assert ratio < (0.75 if two_cpus_free(load) else 1.1), (seconds, str(load))
 
 
-def test_threads_take_no_turns(measured: gil.Measurement) -> None:
-    """Without the GIL, two spinning threads run at once: no turn near the switch interval."""
+def test_threads_take_no_turns(measured_beside: tuple[gil.Measurement, Load]) -> None:
+    """Without the GIL, two spinning threads run at once: no turn near the switch interval.
+
+    With one CPU taken by another program the operating system hands the one
+    free CPU to each thread in turn, but without a GIL its turns are still
+    much shorter than the GIL's, measured here in this interpreter meanwhile.
+    """
+    measured, load = measured_beside
     turn = measured.median_turn
-    assert turn is not None and turn < 0.1 * sys.getswitchinterval(), turn
+    assert turn is not None
+    if two_cpus_free(load):
+        assert turn < 0.1 * sys.getswitchinterval(), (turn, str(load))
+    else:
+        with_gil = statistics.median(gil.turns(0.3))
+        assert turn < 0.6 * with_gil, (turn, with_gil, str(load))
 
 
 def test_the_lock_still_serialises_the_threads(measured: gil.Measurement) -> None:
@@ -82,10 +120,19 @@ def test_the_lock_still_serialises_the_threads(measured: gil.Measurement) -> Non
     assert 0.93 <= ratio <= 1.07, measured.seconds
 
 
-def test_sleep_and_numpy_stay_parallel(measured: gil.Measurement) -> None:
-    """Without the GIL, plain sleeps and NumPy still run two at a time on two threads."""
+def test_sleep_and_numpy_stay_parallel(measured_beside: tuple[gil.Measurement, Load]) -> None:
+    """Without the GIL, plain sleeps and NumPy still run two at a time on two threads.
+
+    Sleeps need no CPU; NumPy's two threads need two (with one taken by
+    another program, no slower than serial: at most 1.1 of four tasks).
+    """
+    measured, load = measured_beside
     assert measured.seconds["sleep", "threads"] / (2 * TASK) < 1.25, measured.seconds
-    assert measured.seconds["numpy", "threads"] / (4 * TASK) < 0.8, measured.seconds
+    numpy_bound = 0.8 if two_cpus_free(load) else 1.1
+    assert measured.seconds["numpy", "threads"] / (4 * TASK) < numpy_bound, (
+        measured.seconds,
+        str(load),
+    )
 
 
 def test_an_undeclared_extension_turns_the_gil_on(measured: gil.Measurement) -> None:

@@ -283,6 +283,7 @@ class TestWithoutRoot:
         env = {
             "SCHEDTUTOR_DELAY": FAST_DOCS_DELAY,
             "FREE_THREADED_PYTHON": shared_free_threaded_python(user),
+            "SCHEDTUTOR_UNVERIFIED": "mark",  # a local rebuild (on a busy machine, too)
         }
         done = as_builder(["make", "docs"], builder_checkout, env, timeout=1800)
         assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"

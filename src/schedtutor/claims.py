@@ -28,6 +28,12 @@ an unverified claim like a failed one; a local rebuild may mark it "not
 verified on this build" instead (``SCHEDTUTOR_UNVERIFIED=mark``, see
 :func:`schedtutor.settings.unverified_claims`).
 
+Every check records a load: the one it is given, or else the load other
+programs put on the machine since the previous check (or since this module
+was imported) -- the stretch in which the claim's measurement ran; checks that
+follow each other at once (one cell's) share it.  So a claim
+that fails on a busy machine says so in its one line.
+
 :func:`check` returns a :class:`Check` and, in a Jupyter kernel that has
 myst-nb, hands it to the build by *gluing* it under ``claim:<label>``; anywhere
 else it only returns it, so a check runs unchanged in a plain script.
@@ -35,8 +41,8 @@ else it only returns it, so a check runs unchanged in a plain script.
 >>> result = check("add-and-sub-overlap", 0.19 > 0.1, {"overlap, s": 0.19}, "> 0.1 s")
 >>> result.status, result.evidence
 ('passed', {'overlap, s': '0.19'})
->>> print(result)
-✓ add-and-sub-overlap: overlap, s 0.19; held to > 0.1 s
+>>> print(result)  # doctest: +ELLIPSIS
+✓ add-and-sub-overlap: overlap, s 0.19; held to > 0.1 s; ... CPUs...
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from schedtutor.load import Load
+from schedtutor.load import Load, LoadMeter
 
 __all__ = ["GLUE_PREFIX", "LABEL", "STATUSES", "Check", "check"]
 
@@ -61,6 +67,24 @@ STATUSES = ("passed", "failed", "unverified")
 """What a check can come to: its claim held, it did not, or the machine was too busy to tell."""
 
 _SYMBOL = {"passed": "✓", "failed": "✗", "unverified": "?"}
+
+_SINCE_LAST_CHECK = LoadMeter().start()
+"""Measures the others' load from one check to the next: a check's default load."""
+
+SAME_STRETCH = 0.5
+"""Checks less than this many seconds after the previous one (the same cell's) share its load."""
+
+_last_load: list[Load] = []
+
+
+def _load_since_last_check() -> Load:
+    """The others' load since the previous check; that check's, if it came just before."""
+    since = _SINCE_LAST_CHECK.stop()
+    _SINCE_LAST_CHECK.start()
+    if since.seconds < SAME_STRETCH and _last_load:
+        return _last_load[0]
+    _last_load[:] = [since]
+    return since
 
 
 def _shown(value: object) -> str:
@@ -116,12 +140,13 @@ def check(
     ``evidence`` names the measured values the claim rests on (floats are shown
     to three significant figures); ``bound`` says in words what they were held
     to.  ``load`` is the machine's load while it was measured
-    (:class:`~schedtutor.load.LoadMeter`); a claim that did not hold while
+    (:class:`~schedtutor.load.LoadMeter`; by default, the load since the
+    previous check); a claim that did not hold while
     other programs left fewer than ``needs_free_cpus`` CPUs free is
     ``unverified``, not ``failed``.  In a Jupyter kernel with myst-nb the
     result is glued for the docs build as ``claim:<label>``.
 
-    >>> from schedtutor.load import Load
+    >>> from schedtutor.load import Load, LoadMeter
     >>> busy = Load(others=1.9, cpus=2, seconds=3.0)
     >>> check("numpy-threads-faster", False, {"speed-up": 1.1}, "> 1.5",
     ...       load=busy, needs_free_cpus=2).status
@@ -137,17 +162,16 @@ def check(
             "a claim's label is lower-case words joined by hyphens, such as "
             f"'threads-as-slow'; got {label!r}"
         )
+    load = load if load is not None else _load_since_last_check()
     if bool(holds):
         status = "passed"
     elif load is not None and needs_free_cpus is not None and load.free < needs_free_cpus:
         status = "unverified"
     else:
         status = "failed"
-    described = ""
-    if load is not None:
-        described = str(load)
-        if needs_free_cpus is not None:
-            described += f" (the claim needs {needs_free_cpus:g} free)"
+    described = str(load)
+    if needs_free_cpus is not None:
+        described += f" (the claim needs {needs_free_cpus:g} free)"
     result = Check(
         label,
         status,

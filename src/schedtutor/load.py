@@ -54,6 +54,22 @@ class Load:
         """Whether no other program used the CPUs (beyond the system's chatter)."""
         return self.others == 0.0
 
+    def in_words(self) -> str:
+        """Say in a sentence how busy other programs kept the machine, for a page's reader.
+
+        >>> print(Load(0.0, 2, 5.0).in_words())
+        No other program used the machine's 2 CPUs while this ran.
+        >>> print(Load(1.04, 2, 5.0).in_words())  # doctest: +NORMALIZE_WHITESPACE
+        While this ran, other programs kept about 1.0 of the machine's 2 CPUs busy,
+        leaving 1.0 for it.
+        """
+        if self.idle:
+            return f"No other program used the machine's {self.cpus} CPUs while this ran."
+        return (
+            f"While this ran, other programs kept about {self.others:.1f} of the machine's "
+            f"{self.cpus} CPUs busy, leaving {self.free:.1f} for it."
+        )
+
     def __str__(self) -> str:
         """``another program kept 1.9 of 2 CPUs busy``, or ``no other load on 2 CPUs``."""
         if self.idle:

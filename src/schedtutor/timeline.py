@@ -26,6 +26,7 @@ the library's, not Dask's.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +89,8 @@ def row_labels(spans: Sequence[TaskSpan]) -> dict[str, str]:
     >>> b = TaskSpan("sub-1", "sub", "4243", "140", 0.1, 1.0)
     >>> row_labels([a, b])
     {'4242 / 139': 'process 1', '4243 / 140': 'process 2'}
+    >>> row_labels([a])  # one worker process, not this one
+    {'4242 / 139': 'process 1'}
     """
     ordered = sorted(spans, key=lambda s: (s.start, s.end))
     processes = list(dict.fromkeys(s.process for s in ordered))
@@ -105,11 +108,16 @@ def row_labels(spans: Sequence[TaskSpan]) -> dict[str, str]:
         return f"thread {number}" if thread.isdigit() else thread
 
     single_threaded = all(len(t) == 1 for t in threads.values())
+    # One process (sync, threads, a prediction's): its threads.  But one worker process
+    # of a run, with one thread (processes, all tasks on one worker), is that process.
+    lone = processes[0] if len(processes) == 1 else ""
+    worker = single_threaded and lone.isdigit() and lone != str(os.getpid())
+    ours = bool(lone) and not worker
     labels: dict[str, str] = {}
     for p_number, process in enumerate(processes, 1):
         for t_number, thread in enumerate(threads[process], 1):
             p_name, t_name = process_name(process, p_number), thread_name(thread, t_number)
-            if len(processes) == 1:
+            if ours:
                 text = t_name
             elif single_threaded:
                 text = p_name
