@@ -522,8 +522,8 @@ def cache_file() -> Path:
 def forget() -> None:
     """Forget this machine's measured costs: the next prediction measures them again.
 
-    >>> import os
-    >>> os.environ["SCHEDTUTOR_CACHE_DIR"] = "/tmp/schedtutor-forget-example"
+    >>> import os, tempfile
+    >>> os.environ["SCHEDTUTOR_CACHE_DIR"] = tempfile.mkdtemp()
     >>> forget()
     >>> cache_file().exists()
     False

@@ -216,8 +216,13 @@ def predict(
     canonical = check_options(scheduler, options)
     kinds = _kinds(work)
     table = _table(durations)
+    if canonical == "distributed":  # first: a cluster that does not answer fails at once
+        cluster = _cluster.layout(options)
+    asked = time.perf_counter()
     costs = check_costs(costs) if costs is not None else machine_costs(canonical)
-    if canonical == "distributed":  # before the model: it may read a running cluster
+    if canonical == "distributed" and time.perf_counter() - asked > 0.5:
+        # the costs were measured just now (seconds): read the running cluster again, as
+        # its next work-stealing balance is timed from when it was read
         cluster = _cluster.layout(options)
     with gc_paused():
         dsk = _model.graph(obj, canonical, options.get("optimize_graph", True))

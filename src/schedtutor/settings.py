@@ -199,9 +199,9 @@ def cache_folder() -> Path:
     ``~/Library/Caches/schedtutor`` on macOS, ``$XDG_CACHE_HOME/schedtutor``
     (by default ``~/.cache/schedtutor``) elsewhere.
 
-    >>> os.environ[CACHE_DIR] = "/tmp/schedtutor-cache"
-    >>> cache_folder().as_posix()
-    '/tmp/schedtutor-cache'
+    >>> os.environ[CACHE_DIR] = "~/schedtutor-cache"
+    >>> cache_folder() == Path.home() / "schedtutor-cache"
+    True
     >>> del os.environ[CACHE_DIR]
     """
     chosen = _read(CACHE_DIR)
