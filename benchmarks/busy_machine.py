@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=7200.0, help="busy loop's limit, s")
     parser.add_argument("--only", choices=("build", "tests"), help="run only one of the two")
     args = parser.parse_args(argv)
+    # Stopped with SIGTERM (kill, a CI timeout): leave through the blocks, so the busy loop
+    # is killed too instead of spinning on to its limit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.runs < 1:
         parser.error(f"--runs must be >= 1, got {args.runs}")
     kinds = [k for k in ("build", "tests") if args.only in (None, k)]

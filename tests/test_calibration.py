@@ -63,16 +63,25 @@ def _in_fresh_python(code: str) -> str:
 
 class TestMachineCosts:
     def test_the_first_prediction_measures_and_every_later_one_reads(self, cache: Path) -> None:
-        """The first call measures, writes the file; a fresh process only reads it."""
+        """The first call measures, writes the file; a fresh process only reads it.
+
+        Unless other programs kept the machine busy while it measured: then the
+        fresh process measures again (test below), and rewrites the file.
+        """
         first = machine_costs("threads")
         path = cache_file()
         assert path.parent == cache and path.exists()
         written = path.stat().st_mtime_ns
+        busy = _measured_busy("threads")
         code = (
             "from schedtutor.calibration import machine_costs as m; print(m('threads').local_task)"
         )
-        assert float(_in_fresh_python(code)) == first.local_task
-        assert path.stat().st_mtime_ns == written
+        again = float(_in_fresh_python(code))
+        if busy:
+            assert path.stat().st_mtime_ns != written  # measured again
+        else:
+            assert again == first.local_task
+            assert path.stat().st_mtime_ns == written
 
     def test_only_what_was_measured_changes(self, cache: Path) -> None:
         """Remembered costs are the built-in ones but for the scheduler's measured ones."""
@@ -200,7 +209,8 @@ class TestMachineCosts:
         ]
         answers = [process.communicate(timeout=300)[0].strip() for process in both]
         assert all(process.returncode == 0 for process in both)
-        assert answers[0] == answers[1], answers
+        # On a busy machine the second does not trust the first's figures and measures again.
+        assert answers[0] == answers[1] or _measured_busy("threads"), answers
         assert not list(cache.glob(".costs-*.tmp"))  # written by renaming, nothing left over
 
     def test_a_distributed_prediction_uses_the_threads_figures_too(self, cache: Path) -> None:
@@ -332,3 +342,9 @@ def _busy_program() -> Iterator[None]:
         yield
     finally:
         os.kill(pid, 9)
+
+
+def _measured_busy(kind: str) -> bool:
+    """Whether the remembered costs of ``kind`` were measured beside other programs' load."""
+    entry = json.loads(cache_file().read_text())["measured"][kind]
+    return bool(entry["background_while_measured"] > calibration.QUIET)
