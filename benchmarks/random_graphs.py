@@ -49,7 +49,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from schedtutor._work import do_work
 
 __all__ = [
     "WORK",
@@ -67,7 +67,6 @@ WORK = {"load": "sleep", "crunch": "python", "smooth": "numpy"}
 """The kind of work of each of this module's functions, as ``predict(work=...)`` takes it."""
 
 _KINDS = (("load", 2), ("crunch", 1), ("smooth", 1))
-_ARRAY = 1 << 18  # 2 MB of floats, as the library's own NumPy work uses
 
 
 def load(seconds: float, *inputs: int) -> int:
@@ -78,22 +77,13 @@ def load(seconds: float, *inputs: int) -> int:
 
 def crunch(seconds: float, *inputs: int) -> int:
     """Run a pure-Python loop for ``seconds`` of this thread's CPU time (holding the GIL)."""
-    end = time.thread_time() + seconds
-    total = 0
-    while time.thread_time() < end:
-        for i in range(1000):
-            total += i * i % 7
+    do_work(seconds, "python")
     return len(inputs)
 
 
 def smooth(seconds: float, *inputs: int) -> int:
     """Run NumPy ufuncs for ``seconds`` of this thread's CPU time (they release the GIL)."""
-    values = np.linspace(0.0, 1.0, _ARRAY)
-    out = np.empty_like(values)
-    end = time.thread_time() + seconds
-    while time.thread_time() < end:
-        np.sqrt(values, out=out)
-        np.sin(out, out=out)
+    do_work(seconds, "numpy")
     return len(inputs)
 
 

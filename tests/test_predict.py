@@ -181,17 +181,7 @@ class TestAgainstTraces:
         Recorded with a scheduler plugin on graphs of five independent tasks
         under three combining ones, whose order follows their keys' hashes.
         """
-        from distributed.diagnostics.plugin import SchedulerPlugin
-
         from schedtutor import _distributed_model, _model
-
-        class Placed(SchedulerPlugin):
-            def __init__(self) -> None:
-                self.keys: list[Any] = []
-
-            def transition(self, key: Any, start: str, finish: str, *args: Any, **kw: Any) -> None:
-                if finish == "processing":
-                    self.keys.append(key)
 
         with local_cluster(n_workers=2, processes=False) as client:
             for _ in range(8):
@@ -200,11 +190,8 @@ class TestAgainstTraces:
                 graph = add(add(*pairs, delay=0, work="sleep"), leaves[4], delay=0, work="sleep")
                 jobs = _model.jobs(_model.graph(graph, "distributed"), None, _model.Kinds())
                 modelled = [jobs[i].key for i in _distributed_model.submission_order(jobs)]
-                placed = Placed()
-                client.cluster.scheduler.add_plugin(placed, name="placed")
-                graph.compute(scheduler=client)
-                client.cluster.scheduler.remove_plugin(name="placed")
-                assert placed.keys[:5] == modelled, (placed.keys, modelled)
+                placed = _placement_order(client, graph)
+                assert placed[:5] == modelled, (placed, modelled)
 
     def test_a_task_with_many_dependencies_reaches_them_as_the_scheduler_does(
         self, no_leaks: None
@@ -216,17 +203,7 @@ class TestAgainstTraces:
         the tasks without dependencies through it.  On random graphs whose last
         task takes up to a dozen results, the model's order is the scheduler's.
         """
-        from distributed.diagnostics.plugin import SchedulerPlugin
-
         from schedtutor import _distributed_model, _model
-
-        class Placed(SchedulerPlugin):
-            def __init__(self) -> None:
-                self.keys: list[Any] = []
-
-            def transition(self, key: Any, start: str, finish: str, *args: Any, **kw: Any) -> None:
-                if finish == "processing":
-                    self.keys.append(key)
 
         with local_cluster(n_workers=2, processes=False) as client:
             for seed in range(1, 13):
@@ -234,11 +211,8 @@ class TestAgainstTraces:
                 dsk = _model.graph(graph, "distributed")
                 jobs = _model.jobs(dsk, dict.fromkeys(dsk, 0.0), _model.Kinds())
                 modelled = [jobs[i].key for i in _distributed_model.submission_order(jobs)]
-                placed = Placed()
-                client.cluster.scheduler.add_plugin(placed, name="placed")
-                graph.compute(scheduler=client)
-                client.cluster.scheduler.remove_plugin(name="placed")
-                assert placed.keys[: len(modelled)] == modelled, (seed, placed.keys, modelled)
+                placed = _placement_order(client, graph)
+                assert placed[: len(modelled)] == modelled, (seed, placed, modelled)
 
     def test_a_mixed_graph_under_threads(self) -> None:
         """Sleeping, Python and NumPy tasks of a reader's in one process: predicted within 5 %.
@@ -596,3 +570,25 @@ class TestBadInput:
         """A scheduler option is checked as for run()."""
         with pytest.raises(ValueError, match="num_workers must be a whole number >= 1"):
             predict(slow_arithmetic(delay=0), "threads", num_workers=0)
+
+
+def _placement_order(client: Any, graph: Any) -> list[Any]:
+    """Compute ``graph`` on ``client``'s in-process cluster; return the keys in the order
+    its scheduler sent them to workers (recorded by a scheduler plugin)."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class Placed(SchedulerPlugin):
+        def __init__(self) -> None:
+            self.keys: list[Any] = []
+
+        def transition(self, key: Any, start: str, finish: str, *args: Any, **kw: Any) -> None:
+            if finish == "processing":
+                self.keys.append(key)
+
+    placed = Placed()
+    client.cluster.scheduler.add_plugin(placed, name="placed")
+    try:
+        graph.compute(scheduler=client)
+    finally:
+        client.cluster.scheduler.remove_plugin(name="placed")
+    return placed.keys
