@@ -20,7 +20,6 @@ import statistics
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 import dask
@@ -30,7 +29,6 @@ from dask.delayed import Delayed, delayed
 
 from schedtutor import _spawn, predict, slow_arithmetic, trace
 from schedtutor._base import materialize
-from schedtutor.calibration import machine_costs
 from schedtutor.load import LoadMeter
 from schedtutor.ops import add
 from schedtutor.predict import DEFAULT_COSTS, Costs, Prediction, calibrate, critical_path
@@ -325,8 +323,8 @@ class TestAgainstTraces:
             for scheduler, given in options.items():
                 with LoadMeter() as meter:
                     seconds = trace(graph, scheduler, **given).seconds
-                costs = replace(machine_costs(scheduler), background=meter.load.others)
-                expected = predict(graph, scheduler, costs=costs, **given).seconds
+                others = meter.load.others
+                expected = predict(graph, scheduler, background=others, **given).seconds
                 runs[scheduler].append((seconds, expected))
         (threads, threads_expected), (sync, sync_expected) = min(runs["threads"]), min(runs["sync"])
         measured, expected = threads / sync, threads_expected / sync_expected
@@ -454,6 +452,27 @@ class TestModel:
         assert default.seconds == pytest.approx(4.6 + start + stop, abs=0.01)
         assert one.seconds == pytest.approx(3.6 + start + stop, abs=0.01)
         assert default.spans[0].start == pytest.approx(0.5 + start, abs=0.01)
+
+    def test_background_load_slows_cpu_work_only(self) -> None:
+        """Other programs' busy CPUs share the machine with CPU work, not with sleeps.
+
+        With one of two CPUs kept busy, NumPy's add and sub under two threads
+        share the CPUs with that program: three of them on two CPUs, so the pair
+        takes 1.5 delays instead of one.
+        """
+        numpy, sleep = slow_arithmetic(delay=1.0, work="numpy"), slow_arithmetic(delay=1.0)
+        quiet = predict(numpy, "threads", num_workers=2, costs=DEFAULT_COSTS)
+        busy = predict(numpy, "threads", num_workers=2, costs=DEFAULT_COSTS, background=1)
+        assert busy.seconds - quiet.seconds == pytest.approx(0.5, abs=0.01)
+        asleep = predict(sleep, "threads", num_workers=2, costs=DEFAULT_COSTS, background=1)
+        alone = predict(sleep, "threads", num_workers=2, costs=DEFAULT_COSTS)
+        assert asleep.seconds == pytest.approx(alone.seconds)
+
+    @pytest.mark.parametrize("background", [-1, "busy", True, float("nan")])
+    def test_a_bad_background_is_one_line(self, background: object) -> None:
+        with pytest.raises(ValueError, match=r"^background must be the CPUs .* got ") as error:
+            predict(slow_arithmetic(delay=0), "sync", background=background)
+        assert "\n" not in str(error.value)
 
     def test_dask_config_chunksize_is_used(self) -> None:
         """chunksize set with dask.config.set counts as it does for Dask."""

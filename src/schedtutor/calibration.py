@@ -301,6 +301,25 @@ def check_costs(costs: object) -> Costs:
     return costs
 
 
+def check_background(background: object) -> float:
+    """Return ``background`` as CPUs kept busy by other programs, or raise ``ValueError``.
+
+    >>> check_background(1)
+    1.0
+    >>> check_background(-0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: background must be the CPUs other programs keep busy, a number from 0 up, got -0.5
+    """
+    if isinstance(background, (int, float)) and not isinstance(background, bool):
+        if 0 <= background < float("inf"):
+            return float(background)
+    raise ValueError(
+        "background must be the CPUs other programs keep busy, a number from 0 up, "
+        f"got {background!r}"
+    )
+
+
 def _local_task(scheduler: str, repeat: int, options: dict[str, Any], n: int = 2000) -> float:
     """The main loop's cost per task handed out (and again per task handled), in seconds.
 

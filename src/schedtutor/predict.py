@@ -95,8 +95,12 @@ those of a quiet 2-CPU Linux machine; :func:`calibrate` measures them here and
 now, in a few seconds, from traces of tiny graphs.
 
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
-(large when other programs load the machine); imports a reader's tasks
-trigger in a fresh worker process; the distributed scheduler's memory limits,
+(large when other programs load the machine); imports a task makes while it
+runs (those of its function's module and its arguments' types are, by
+:mod:`schedtutor._spawn`); the stalls of threads taking turns at one GIL
+when other programs keep the CPUs busy (a thread the system pauses while it
+holds the GIL holds up the others of its process, so two threads of NumPy
+work beside a busy program get less than their share of the CPUs); the distributed scheduler's memory limits,
 and the cost of moving a stolen task's inputs (tasks are taken to have small
 results); the order of the tasks without dependencies when the scheduler runs in
 another process (a set's order follows the keys' hashes, seeded per
@@ -122,7 +126,14 @@ from dask.utils import key_split
 
 from schedtutor import _cluster, _distributed_model, _model, _simulate, _spawn
 from schedtutor._base import check_collection, gc_paused, label
-from schedtutor.calibration import DEFAULT_COSTS, Costs, calibrate, check_costs, machine_costs
+from schedtutor.calibration import (
+    DEFAULT_COSTS,
+    Costs,
+    calibrate,
+    check_background,
+    check_costs,
+    machine_costs,
+)
 from schedtutor.ops import check_work
 from schedtutor.schedulers import check_options
 from schedtutor.trace import TaskSpan, Trace, overlap
@@ -193,6 +204,7 @@ def predict(
     *,
     work: str | Mapping[str, str] = "sleep",
     costs: Costs | None = None,
+    background: float | None = None,
     **options: Any,
 ) -> Prediction:
     """Predict the wall time and the task spans of computing ``obj`` under ``scheduler``.
@@ -205,7 +217,10 @@ def predict(
     shows it) to its kind, ``"sleep"`` for names it leaves out.  ``costs``
     are the machine's fixed costs; by default this machine's
     (:func:`schedtutor.calibration.machine_costs`: measured the first time a
-    scheduler's costs are needed, then remembered).
+    scheduler's costs are needed, then remembered).  ``background`` is how
+    many CPUs other programs keep busy meanwhile (:attr:`Costs.background`;
+    a :class:`schedtutor.load.Load`'s ``others``, measured while the graph
+    ran): CPU work is predicted at the pace the CPUs they leave allow.
 
     >>> from schedtutor import slow_arithmetic
     >>> prediction = predict(slow_arithmetic(delay=0.01, work="sleep"), "threads", num_workers=2)
@@ -220,6 +235,8 @@ def predict(
         cluster = _cluster.layout(options)
     asked = time.perf_counter()
     costs = check_costs(costs) if costs is not None else machine_costs(canonical)
+    if background is not None:
+        costs = replace(costs, background=check_background(background))
     if canonical == "distributed" and time.perf_counter() - asked > 0.5:
         # the costs were measured just now (seconds): read the running cluster again, as
         # its next work-stealing balance is timed from when it was read
