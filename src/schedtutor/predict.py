@@ -100,15 +100,16 @@ runs (those of its function's module and its arguments' types are, by
 :mod:`schedtutor._spawn`); the stalls of threads taking turns at one GIL
 when other programs keep the CPUs busy (a thread the system pauses while it
 holds the GIL holds up the others of its process, so two threads of NumPy
-work beside a busy program get less than their share of the CPUs); the distributed scheduler's memory limits,
-and the cost of moving a stolen task's inputs (tasks are taken to have small
-results); the order of the tasks without dependencies when the scheduler runs in
-another process (a set's order follows the keys' hashes, seeded per
-process); which of two equally good workers gets a task when their hashes
-share a slot of a small set (the order then follows insertion) or when two
-results reach the scheduler within a millisecond (either may come first);
-the GIL that Dask's own threads need beyond what
-:attr:`Costs.distributed_pace` measures on a distributed worker.
+work beside a busy program get less than their share of the CPUs); the
+distributed scheduler's memory limits, and the cost of moving a stolen
+task's inputs (tasks are taken to have small results); the order of the
+tasks without dependencies when the scheduler runs in another process (a
+set's order follows the keys' hashes, seeded per process); which of two
+equally good workers gets a task when their hashes share a slot of a small
+set (the order then follows insertion) or when two results reach the
+scheduler within a millisecond (either may come first); the GIL that Dask's
+own threads need beyond what :attr:`Costs.distributed_pace` measures on a
+distributed worker.
 """
 
 from __future__ import annotations
