@@ -58,6 +58,10 @@ COLLECT = """async () => {
 }"""
 
 
+NETWORK_IDLE_MS = 30_000
+"""How long a page may take to stop loading (a busy build machine slows Chromium too)."""
+
+
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep the test output clean
         pass
@@ -120,6 +124,7 @@ class Visit:
     images: list[dict[str, Any]] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
+    open_requests: set[str] = field(default_factory=set)
 
 
 def record_console(visit: Visit, message: Any) -> None:
@@ -148,6 +153,8 @@ def pages_of(site: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def visits(browser: Any, site_url: str, built_site: Path) -> dict[str, Visit]:
     """Open every page once in a fresh tab and record what happened."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     host = urlsplit(site_url).netloc
     seen: dict[str, Visit] = {}
     context = browser.new_context()
@@ -157,9 +164,14 @@ def visits(browser: Any, site_url: str, built_site: Path) -> dict[str, Visit]:
             page = context.new_page()
             page.on("console", lambda m, v=visit: record_console(v, m))
             page.on("pageerror", lambda e, v=visit: v.page_errors.append(str(e)))
+            page.on("request", lambda r, v=visit: v.open_requests.add(r.url))
+            page.on("requestfinished", lambda r, v=visit: v.open_requests.discard(r.url))
             page.on(
                 "requestfailed",
-                lambda r, v=visit: v.bad_requests.append(f"failed: {r.url} ({r.failure})"),
+                lambda r, v=visit: (
+                    v.open_requests.discard(r.url),
+                    v.bad_requests.append(f"failed: {r.url} ({r.failure})"),
+                ),
             )
             page.on(
                 "response",
@@ -178,7 +190,13 @@ def visits(browser: Any, site_url: str, built_site: Path) -> dict[str, Visit]:
             )
             response = page.goto(visit.url, wait_until="load")
             assert response is not None and response.status == 200, visit.url
-            page.wait_for_load_state("networkidle")
+            try:
+                page.wait_for_load_state("networkidle", timeout=NETWORK_IDLE_MS)
+            except PlaywrightTimeout:  # said by the requests test, naming what still loaded
+                visit.bad_requests.extend(
+                    f"still loading after {NETWORK_IDLE_MS / 1000:g} s: {url}"
+                    for url in sorted(visit.open_requests) or ["(no request open)"]
+                )
             found = page.evaluate(COLLECT)
             visit.images, visit.links, visit.ids = (
                 found["images"],

@@ -52,14 +52,19 @@ class TestLightWorkers:
     def test_importing_the_task_functions_costs_little_beside_dask(self) -> None:
         """``import schedtutor._work`` takes at most 1.15x as long as ``import dask``.
 
-        Medians of seven fresh interpreters each, taken in alternation.
+        The fastest of seven fresh interpreters each, taken in alternation: other
+        programs on the machine can only slow an import down.
         """
-        ratio = bench.import_ratio("schedtutor._work", "dask", repeat=7)
+        ratio = bench.import_ratio("schedtutor._work", "dask", repeat=7, pick=min)
         assert ratio <= 1.15, ratio
 
     def test_a_traced_ops_worker_imports_little_beyond_dask_local(self) -> None:
-        """What a worker imports to run a traced op costs at most 1.15x what any task needs."""
-        ratio = bench.import_ratio(bench.WORKER_IMPORTS, "dask.local", repeat=7)
+        """What a worker imports to run a traced op costs at most 1.15x what any task needs.
+
+        The fastest of seven each, as above: beside a busy loop the ratio of the
+        medians reached 1.18, where it is 1.08 on a quiet machine.
+        """
+        ratio = bench.import_ratio(bench.WORKER_IMPORTS, "dask.local", repeat=7, pick=min)
         assert ratio <= 1.15, ratio
 
     def test_unknown_work_is_refused_where_it_runs(self) -> None:
