@@ -102,7 +102,7 @@ bench: $(STAMP) dot free-threaded-for-docs
 	$(PY) benchmarks/bench.py
 
 # The fast build and the timing tests, five times each, beside a busy loop that keeps one
-# CPU busy (benchmarks/busy_machine.py; about 25 minutes): how the site holds on a busy
+# CPU busy (benchmarks/busy_machine.py; about 45 minutes): how the site holds on a busy
 # laptop.  RUNS=N changes the count; IDLE=1 runs them without the loop.
 RUNS ?= 5
 busy: $(STAMP) dot free-threaded

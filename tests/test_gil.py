@@ -6,7 +6,6 @@ The timing tests here compare turns with the switch interval they follow.
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,21 +29,34 @@ class TestGilEnabled:
         assert gil.gil_enabled() is True
 
 
+def unhurried(turns: list[float]) -> float:
+    """The turn a tenth of ``turns`` are shorter than: what the GIL itself makes of a turn.
+
+    The operating system can only make a turn longer: with another program
+    keeping a CPU busy, a waiting thread gets the CPU it needs to take the GIL
+    at the system's next scheduling tick, and the median turn grows by a tick
+    or two (measured beside a busy loop: 4 ms at a 2 ms interval, 8-12 ms at
+    5 ms, 24 ms at 20 ms, where the shortest tenth stayed at 2.1-4.0, 5.2-7.3
+    and 20.1-20.2 ms; idle, all three within 0.2 ms of the interval).
+    """
+    return sorted(turns)[len(turns) // 10]
+
+
 class TestTurns:
     def test_turns_last_about_the_switch_interval(self) -> None:
         """Two threads of pure Python take turns of about the switch interval."""
         interval = sys.getswitchinterval()
         turns = gil.turns(0.2)
         assert len(turns) > 10
-        assert 0.8 * interval < statistics.median(turns) < 2 * interval, turns
+        assert 0.8 * interval < unhurried(turns) < 2 * interval, turns
 
     def test_turns_follow_the_switch_interval(self, switch_interval: None) -> None:
-        """A switch interval ten times longer makes the turns several times longer."""
+        """A switch interval 18 ms longer makes the turns about that much longer."""
         sys.setswitchinterval(0.002)
-        short = statistics.median(gil.turns(0.1))
+        short = unhurried(gil.turns(0.1))
         sys.setswitchinterval(0.02)
-        long = statistics.median(gil.turns(0.3))
-        assert long / short > 4, (short, long)
+        long = unhurried(gil.turns(0.3))
+        assert long - short > 0.5 * (0.02 - 0.002), (short, long)
 
     def test_a_bad_duration_is_one_line(self) -> None:
         """A negative duration is a ValueError naming the argument."""
