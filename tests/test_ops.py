@@ -30,10 +30,17 @@ class TestSlowArithmetic:
 
     @pytest.mark.parametrize("work", list(ops.WORK_KINDS))
     def test_each_kind_takes_about_the_delay(self, work: str) -> None:
-        """Each kind of work takes about ``delay`` seconds in one thread."""
-        started = time.perf_counter()
-        assert ops.add(1, 3, delay=0.1, work=work).compute(scheduler="sync") == 4
-        assert 0.9 <= (time.perf_counter() - started) / 0.1 <= 2.0
+        """Each kind of work takes about ``delay`` seconds in one thread.
+
+        The fastest of three runs: another program, or the machine pausing
+        this one, can only make a run slower (an idle CI run once read 0.29 s).
+        """
+        took = []
+        for _ in range(3):
+            started = time.perf_counter()
+            assert ops.add(1, 3, delay=0.1, work=work).compute(scheduler="sync") == 4
+            took.append(time.perf_counter() - started)
+        assert 0.9 <= min(took) / 0.1 <= 2.0, took
 
     def test_individual_ops(self) -> None:
         """Each op does its arithmetic after its work."""
