@@ -38,8 +38,8 @@ reader knows which of their functions hold the GIL).
 
 The functions live in this importable module, so the processes and
 distributed schedulers pickle them by reference: a worker process imports
-this module -- and NumPy with it, as a reader's module that uses NumPy
-would, before its first task.
+this module before its first task, and NumPy before its first ``smooth``
+(:mod:`schedtutor._work` imports it only for NumPy work).
 """
 
 from __future__ import annotations

@@ -97,7 +97,9 @@ now, in a few seconds, from traces of tiny graphs.
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine); imports a task makes while it
 runs (those of its function's module and its arguments' types are, by
-:mod:`schedtutor._spawn`); the stalls of threads taking turns at one GIL
+:mod:`schedtutor._spawn`, and NumPy's for a graph with NumPy work -- paid
+at each worker's start, where a worker really pays it before its first
+NumPy task); the stalls of threads taking turns at one GIL
 when other programs keep the CPUs busy (a thread the system pauses while it
 holds the GIL holds up the others of its process, so two threads of NumPy
 work beside a busy program get less than their share of the CPUs); the
@@ -249,7 +251,10 @@ def predict(
             machine, names, seconds, outcomes = _run_distributed(jobs, cluster, costs)
         else:
             if canonical == "processes":  # this program's and this graph's imports
-                start, stop = _spawn.extra(_spawn.modules(dsk))
+                needed = _spawn.modules(dsk)
+                if any(kind == "numpy" for job in jobs for _, _, kind in job.segments):
+                    needed |= {"numpy"}  # NumPy work needs it, if its module did not import it
+                start, stop = _spawn.extra(needed)
                 costs = replace(
                     costs,
                     process_start=costs.process_start + start,
