@@ -639,12 +639,17 @@ def build_site(out: Path, *extra: str, env: dict[str, str] | None = None) -> Bui
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        # The last line that names an error -- the docs extension's one-line
+        # The lines that name an error -- the docs extension's one-line
         # "error: the notebook ... failed: ..." or Sphinx's "...Error: <page>" --
         # without this checkout's path: the site publishes the note.
         lines = [line.strip().replace(f"{ROOT}/", "") for line in done.stderr.splitlines()
                  if line.startswith("error:") or "Error:" in line]  # fmt: skip
-        raise BuildFailed(lines[-1] if lines else f"sphinx exited with {done.returncode}")
+        # every "error:" line: the claims extension names each failed claim on one of
+        # its own before its summary line, which alone does not say which claim it was
+        ours = [line for line in lines if line.startswith("error:")]
+        raise BuildFailed(
+            "; ".join(ours) or (lines[-1] if lines else f"sphinx exited with {done.returncode}")
+        )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Build(seconds, cpu)
 
