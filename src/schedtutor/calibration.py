@@ -25,7 +25,7 @@ Costs without asking
 
 A reader who never calls :func:`calibrate` still gets this machine's costs.
 The first prediction for a scheduler on a machine measures them
-(:func:`calibrate` with its defaults: a few seconds for processes, a local
+(:func:`calibrate` with its defaults: about seven seconds for processes, a local
 cluster's start and a few seconds for distributed, a tenth of a second for
 sync and threads) and keeps them in a small JSON file, so every later
 prediction, in this process or another, reads them back.
@@ -187,7 +187,7 @@ USES: dict[str, tuple[str, ...]] = {
 """Whose measured costs each scheduler's model uses: a distributed worker's threads
 share a GIL as the threads scheduler's do."""
 
-_FORMAT = 2
+_FORMAT = 3
 """The way of measuring: a change to :func:`calibrate` that changes its figures bumps it,
 so that costs measured the old way are measured again."""
 
@@ -199,7 +199,7 @@ QUIET = 0.25
 
 
 def calibrate(
-    scheduler: str = "processes", repeat: int = 3, costs: Costs | None = None, **options: Any
+    scheduler: str = "processes", repeat: int = 7, costs: Costs | None = None, **options: Any
 ) -> Costs:
     """Measure the machine's costs for ``scheduler`` now; return ``costs`` with them.
 
@@ -213,7 +213,10 @@ def calibrate(
     much later each of two starts when they are spawned together (two 0.3 s
     tasks with ``chunksize=1``), how long a finished task's result takes to
     reach a dependent (a third task waiting for both), and the pool's
-    shutdown: about a second per repeat.  For
+    shutdown: about a second per repeat (seven by default: with three, six
+    calibrations in a row read a start-up of 0.22-0.29 s and a second
+    process starting 0-0.08 s later; with seven, 0.20-0.22 s and
+    0.003-0.018 s).  For
     distributed: the start, hop and stop latencies, from traces of a short
     chain on the cluster ``options`` describe, and how fast CPU work runs
     there: alone (one 0.3 s task of Python work) and with every worker thread
