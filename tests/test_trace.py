@@ -185,9 +185,11 @@ class TestDistributed:
         CI run saw once, add arriving 0.16 s after sub).
         """
         traced = trace(slow_arithmetic(delay=DELAY), "distributed", n_workers=2, processes=False)
-        first, later = sorted((_by_name(traced)[n] for n in ("add", "sub")), key=lambda s: s.start)
+        spans = _by_name(traced)
+        first, later = sorted((spans["add"], spans["sub"]), key=lambda s: s.start)
         assert traced.overlap("add", "sub") < MARGIN
-        assert later.start + later.lock_wait > first.end - MARGIN  # it waited for the lock
+        assert later.start < first.end  # it came while the earlier one held the lock...
+        assert later.start + later.lock_wait > first.end - MARGIN  # ...and waited for it
 
 
 class TestRemoteCluster:

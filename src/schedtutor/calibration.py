@@ -25,9 +25,9 @@ Costs without asking
 
 A reader who never calls :func:`calibrate` still gets this machine's costs.
 The first prediction for a scheduler on a machine measures them
-(:func:`calibrate` with its defaults: about seven seconds for processes, a local
-cluster's start and a few seconds for distributed, a tenth of a second for
-sync and threads) and keeps them in a small JSON file, so every later
+(:func:`calibrate` with its defaults: about a second for sync, a few seconds
+for threads, for distributed with a local cluster's start, and for processes,
+a second per repeat) and keeps them in a small JSON file, so every later
 prediction, in this process or another, reads them back.
 
 * **Where**: ``costs-<stamp>.json`` in :func:`schedtutor.settings.cache_folder`
@@ -213,10 +213,9 @@ def calibrate(
     much later each of two starts when they are spawned together (two 0.3 s
     tasks with ``chunksize=1``), how long a finished task's result takes to
     reach a dependent (a third task waiting for both), and the pool's
-    shutdown: about a second per repeat (seven by default: with three, six
-    calibrations in a row read a start-up of 0.22-0.29 s and a second
-    process starting 0-0.08 s later; with seven, 0.20-0.22 s and
-    0.003-0.018 s).  For
+    shutdown: about a second per repeat (seven by default: a spawn's start-up
+    varies from run to run, and with fewer repeats one slow start moves the
+    figures every processes prediction rests on).  For
     distributed: the start, hop and stop latencies, from traces of a short
     chain on the cluster ``options`` describe, and how fast CPU work runs
     there: alone (one 0.3 s task of Python work) and with every worker thread
@@ -404,9 +403,7 @@ def _distributed_cpu(client: Any, background: float, seconds: float = 0.3) -> tu
     ``CPU_COUNT / share - busy`` CPUs from them; less the ``background`` other
     programs kept busy before, that is the cluster's own processes (scheduler,
     nannies, this client).  Each is the fastest of three runs: other programs
-    only slow a run (one run read a pace of 0.95 and 0.19 CPUs where six read
-    0.96-0.98 and 0.12-0.19, and every cluster prediction came out a few per
-    cent long).
+    only slow a run, and one slow run made every cluster prediction long.
     """
     from dask.delayed import delayed
     from dask.system import CPU_COUNT
