@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +114,37 @@ class TestLazyPackage:
 
         with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
             schedtutor.nothing_here  # noqa: B018
+
+
+def _nap(seconds: float) -> float:
+    """A reader's own task: it waits with ``time.sleep``, which no op logs."""
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+class TestLoggingWork:
+    def test_a_readers_function_logs_its_work_in_worker_processes(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Each call, in a spawned worker too, appends its seconds and kind to the log."""
+        import dask
+
+        log = tmp_path / "work.log"
+        monkeypatch.setenv("SCHEDTUTOR_WORK_LOG", str(log))
+        nap = _work.logging_work(_nap, 0.05, "sleep")
+        assert (nap.__name__, nap.__module__) == ("_nap", __name__)
+        naps = [dask.delayed(nap)(0.05, dask_key_name=f"nap-{i}") for i in range(3)]
+        assert dask.compute(*naps, scheduler="processes", num_workers=2) == (0.05,) * 3
+        lines = [line.split() for line in log.read_text().splitlines()]
+        assert [kind for _, _, kind in lines] == ["sleep"] * 3
+        assert all(abs(float(end) - float(start) - 0.05) < 1e-5 for start, end, _ in lines)
+
+    def test_without_the_log_it_only_calls_the_function(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("SCHEDTUTOR_WORK_LOG", raising=False)
+        monkeypatch.chdir(tmp_path)
+        assert _work.logging_work(_nap, 0.01, "sleep")(0.01) == 0.01
+        assert list(tmp_path.iterdir()) == []

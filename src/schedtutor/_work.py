@@ -19,7 +19,10 @@ package's lazy ``__init__``, ``import schedtutor._work`` costs a fraction of
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
+from typing import Any
 
 from schedtutor import settings, sleeplock
 
@@ -71,6 +74,27 @@ def _log_work(path: str, seconds: float, work: str) -> None:
     end = time.time()
     with open(path, "a", encoding="utf-8") as log:
         log.write(f"{end - seconds:.6f} {end:.6f} {work}\n")
+
+
+def logging_work(function: Callable[..., Any], seconds: float, work: str) -> Callable[..., Any]:
+    """Return ``function``, logging ``seconds`` of ``work`` to the work log after each call.
+
+    For a page whose example functions wait or compute on their own (a reader's
+    ``time.sleep``, not an op's): their deliberate work then counts towards the
+    build's sleep floor as the ops' does.  Without ``SCHEDTUTOR_WORK_LOG`` the
+    wrapper only calls ``function``; it keeps its name, module and docstring, so
+    task keys and pickling by value are as they were.
+    """
+
+    @functools.wraps(function)
+    def logged(*args: Any, **kwargs: Any) -> Any:
+        result = function(*args, **kwargs)
+        log = settings.work_log()
+        if log:
+            _log_work(log, seconds, work)
+        return result
+
+    return logged
 
 
 def _python_work(seconds: float) -> None:
