@@ -513,8 +513,14 @@ def notebook_runs(doctrees: Path, log: str) -> dict[str, tuple[float, float]]:
     """
     import pickle
 
-    with (doctrees / "environment.pickle").open("rb") as file:
-        env = pickle.load(file)  # the environment our own build just wrote
+    # the environment our own build just wrote; it holds objects of the site's own
+    # extensions (docs/_ext), which Sphinx found through conf.py's sys.path
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        with (doctrees / "environment.pickle").open("rb") as file:
+            env = pickle.load(file)
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
     runs = {}
     for docname, data in sorted(getattr(env, "nb_metadata", {}).items()):
         executed = data.get("exec_data")

@@ -124,6 +124,32 @@ def test_sleep_floor_counts_overlaps_once() -> None:
     assert bench.sleep_floor("") == 0.0
 
 
+@pytest.mark.docs
+def test_each_notebook_run_is_read_from_a_build(built_site: Path) -> None:
+    """The site section reads each notebook's run time from the build's environment.
+
+    In a fresh interpreter, as ``make bench`` runs: the environment holds objects
+    of the site's own extensions (docs/_ext), which only conf.py puts on the path.
+    """
+    code = (
+        "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "import bench; print(json.dumps(bench.notebook_runs(Path(sys.argv[2]), '')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(BENCH.parent), str(built_site.parent / "doctrees")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads(done.stdout)
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    assert sorted(runs) == sorted(bench.NOTEBOOKS)
+    assert all(seconds > 0 and floor == 0 for seconds, floor in runs.values()), runs
+
+
 def test_the_accuracy_file_keeps_the_other_part(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
