@@ -287,6 +287,7 @@ def run_local(
     hop: float = 0.0,
     stagger: float = 0.0,
     main: int | None = 0,
+    numpy_import: float = 0.0,
 ) -> float:
     """Simulate ``dask.local.get_async``; return when its main loop ends.
 
@@ -302,7 +303,10 @@ def run_local(
     does, when a batch is submitted and no process is idle, and can take
     work ``spawn`` seconds later, plus ``stagger`` for each other process
     starting beside it: processes spawned together compete for the CPUs while
-    they import, and all of them start later, not only the last.
+    they import, and all of them start later, not only the last.  A process
+    that has not imported NumPy yet spends ``numpy_import`` seconds of Python
+    work on it right before the first NumPy segment it is handed (the library's
+    NumPy work imports it there).
     """
     waiting = [len(job.dependencies) for job in jobs]
     roots = [i for i, n in enumerate(waiting) if n == 0]
@@ -316,6 +320,7 @@ def run_local(
     idle = 0
     busy = [False]  # the main loop is handling a batch
     finished = [0.0]
+    with_numpy: set[int] = set()  # the processes that have imported NumPy
 
     def fire() -> list[list[int]]:
         nonlocal running
@@ -349,6 +354,12 @@ def run_local(
             slot = min(free_slots)
             free_slots.remove(slot)
             segments = [s for i in batch for s in jobs[i].segments]
+            process = machine.slot_process[slot]
+            if numpy_import > 0 and process not in with_numpy:
+                first = next((n for n, s in enumerate(segments) if s[2] == "numpy"), None)
+                if first is not None:  # the import: no task of its own, no span
+                    segments.insert(first, (None, numpy_import, "python"))
+                    with_numpy.add(process)
             machine.start(slot, segments, partial(batch_done, batch=batch), wake=True)
 
     def slot_free(slot: int) -> None:

@@ -97,9 +97,8 @@ now, in a few seconds, from traces of tiny graphs.
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine); imports a task makes while it
 runs (those of its function's module and its arguments' types are, by
-:mod:`schedtutor._spawn`, and NumPy's for a graph with NumPy work -- paid
-at each worker's start, where a worker really pays it before its first
-NumPy task); the stalls of threads taking turns at one GIL
+:mod:`schedtutor._spawn`, and NumPy's, which a worker process pays right before
+its first NumPy work); the stalls of threads taking turns at one GIL
 when other programs keep the CPUs busy (a thread the system pauses while it
 holds the GIL holds up the others of its process, so two threads of NumPy
 work beside a busy program get less than their share of the CPUs); the
@@ -250,17 +249,20 @@ def predict(
         if canonical == "distributed":
             machine, names, seconds, outcomes = _run_distributed(jobs, cluster, costs)
         else:
+            numpy_import = 0.0
             if canonical == "processes":  # this program's and this graph's imports
                 needed = _spawn.modules(dsk)
-                if any(kind == "numpy" for job in jobs for _, _, kind in job.segments):
-                    needed |= {"numpy"}  # NumPy work needs it, if its module did not import it
                 start, stop = _spawn.extra(needed)
+                if any(kind == "numpy" for job in jobs for _, _, kind in job.segments):
+                    # NumPy work imports NumPy where it runs, unless a module did already
+                    numpy_start, stop = _spawn.extra(needed | {"numpy"})
+                    numpy_import = max(numpy_start - start, 0.0)
                 costs = replace(
                     costs,
                     process_start=costs.process_start + start,
                     process_stop=costs.process_stop + stop,
                 )
-            machine, names, seconds = _run_local(jobs, canonical, options, costs)
+            machine, names, seconds = _run_local(jobs, canonical, options, costs, numpy_import)
             outcomes = (seconds,)
         spans = sorted(
             (
@@ -335,9 +337,17 @@ def _run_distributed(
 
 
 def _run_local(
-    jobs: list[_simulate.Job], canonical: str, options: Mapping[str, Any], costs: Costs
+    jobs: list[_simulate.Job],
+    canonical: str,
+    options: Mapping[str, Any],
+    costs: Costs,
+    numpy_import: float = 0.0,
 ) -> tuple[_simulate.Machine, list[tuple[str, str]], float]:
-    """Simulate sync, threads or processes; return the machine, the slots' names, the seconds."""
+    """Simulate sync, threads or processes; return the machine, the slots' names, the seconds.
+
+    ``numpy_import`` is what a worker process spends importing NumPy before its
+    first NumPy work (processes only).
+    """
     workers = 1 if canonical == "sync" else _setting(options, "num_workers", int(CPU_COUNT))
     chunksize = _setting(options, "chunksize", 6 if canonical == "processes" else 1)
     if canonical == "processes":
@@ -353,6 +363,7 @@ def _run_local(
             hop=costs.process_hop,
             stagger=costs.process_stagger,
             main=None,  # the main loop is in a process of its own
+            numpy_import=numpy_import,
         )
         return machine, names, end + costs.process_stop
     machine = _machine([0] * workers, costs)
