@@ -168,3 +168,21 @@ def test_the_accuracy_file_keeps_the_other_part(
     assert table.read_text(encoding="utf-8") == (
         f"{library}\n\n| older | run |\n\n1 of 1 within 5 %.\n\n{random}\n\n| random | again |\n"
     )
+
+
+def test_a_sections_table_waits_for_the_end_of_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table is kept, not written, until the run ends: the site builds on the committed pair."""
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    table = tmp_path / "prediction-accuracy.md"
+    table.write_text("| committed | run |\n", encoding="utf-8")
+    monkeypatch.setattr(bench, "ACCURACY_TABLE", table)
+    monkeypatch.setattr(bench, "TABLES_TO_WRITE", {})
+    bench.table_part("random", "| this | run |")
+    assert table.read_text(encoding="utf-8") == "| committed | run |\n"
+    assert bench.TABLES_TO_WRITE == {"random": "| this | run |"}
