@@ -19,6 +19,12 @@ import pytest
 from tests.conftest import ROOT
 
 BENCH = ROOT / "benchmarks" / "bench.py"
+
+sys.path.insert(0, str(BENCH.parent))
+try:
+    import bench
+finally:
+    sys.path.remove(str(BENCH.parent))
 ROW_KEYS = {"section", "figure", "value", "unit", "target", "met", "note"}
 
 
@@ -113,11 +119,6 @@ class TestBench:
 
 def test_sleep_floor_counts_overlaps_once() -> None:
     """The floor is the union of the logged intervals; a window keeps those ending in it."""
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        import bench
-    finally:
-        sys.path.remove(str(BENCH.parent))
     log = "0 2 sleep\n1 3 python\n5 6 sleep\n"
     assert bench.sleep_floor(log) == 4.0  # [0, 3] and [5, 6]
     assert bench.sleep_floor(log, (4.0, 7.0)) == 1.0
@@ -141,11 +142,6 @@ def test_each_notebook_run_is_read_from_a_build(built_site: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     runs = json.loads(done.stdout)
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        import bench
-    finally:
-        sys.path.remove(str(BENCH.parent))
     assert sorted(runs) == sorted(bench.NOTEBOOKS)
     assert all(seconds > 0 and floor == 0 for seconds, floor in runs.values()), runs
 
@@ -154,11 +150,6 @@ def test_the_accuracy_file_keeps_the_other_part(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A section's table replaces its own part of the file; an older file is the library part."""
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        import bench
-    finally:
-        sys.path.remove(str(BENCH.parent))
     table = tmp_path / "prediction-accuracy.md"
     table.write_text("| older | run |\n\n1 of 1 within 5 %.\n", encoding="utf-8")
     monkeypatch.setattr(bench, "ACCURACY_TABLE", table)
@@ -174,11 +165,6 @@ def test_a_sections_table_waits_for_the_end_of_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A table is kept, not written, until the run ends: the site builds on the committed pair."""
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        import bench
-    finally:
-        sys.path.remove(str(BENCH.parent))
     table = tmp_path / "prediction-accuracy.md"
     table.write_text("| committed | run |\n", encoding="utf-8")
     monkeypatch.setattr(bench, "ACCURACY_TABLE", table)
