@@ -22,7 +22,7 @@ import dask
 from dask.delayed import Delayed
 
 PAGES = 4
-WAIT = 0.1  # seconds each download waits
+WAIT = 0.05  # seconds each download waits
 
 
 def fetch(page: int) -> str:
