@@ -8,7 +8,9 @@ through the scheduler as fixed latencies.  A task with dependencies goes to
 the worker ``Scheduler.worker_objective`` prefers among those holding one of
 them: the earliest start, then the fewest results held (replicas count);
 between equals, the first a set of them yields, which follows their hashes
-(:attr:`History.worker_hashes`).
+(:attr:`History.worker_hashes`).  A task sent to a worker that lacks one of its
+inputs waits there while the worker fetches it (a round trip), and meanwhile the
+worker's free thread starts a task that is ready, though of lower priority.
 
 Work stealing (``distributed.stealing.WorkStealing.balance``) runs on a clock
 of its own: every ``work-stealing-interval`` (1 s by default) the scheduler
@@ -147,7 +149,8 @@ def run_distributed(
     occupancy counting each task at the
     scheduler's estimate: its prefix's average so far, updated as tasks end
     (``history`` says what the scheduler knew before).  Each worker
-    runs what it was sent in priority order.  A task reaches its worker
+    runs what it was sent and holds the inputs of in priority order (an input
+    held elsewhere arrives a ``hop`` later).  A task reaches its worker
     ``hop`` seconds after its last dependency ended (``start`` for the
     first); the scheduler sends at most one task per ``task_cost`` seconds.
     When the scheduler shares a process with workers (``scheduler_process``,
@@ -346,9 +349,29 @@ class _Cluster:
         w, i = arg
         if i not in self.processing[w]:  # stolen on its way
             return
+        if any(d not in self.held[w] for d in self.jobs[i].dependencies):
+            # Worker.gather_dep: the task waits for what another worker holds, one round
+            # trip, while the worker's free threads take tasks that are ready -- of lower
+            # priority too
+            self.machine.at(self.machine.now + self.round_trip(), self.fetched, (w, i))
+        else:
+            self.ready(w, i)
+        self.note_steal_chance()
+
+    def round_trip(self) -> float:
+        """A message's way to another process of the cluster and back: a hop's time."""
+        return self.hop + HOP_WAKES * self.machine.gil_wait(self.scheduler_process)
+
+    def fetched(self, arg: tuple[int, int]) -> None:
+        w, i = arg
+        if i not in self.processing[w]:  # stolen while its dependencies came
+            return
+        self.held[w].update(self.jobs[i].dependencies)  # a replica here too
+        self.ready(w, i)
+
+    def ready(self, w: int, i: int) -> None:
         heapq.heappush(self.sent_to[w], (self.jobs[i].priority, i))
         self.work(w)
-        self.note_steal_chance()
 
     def work(self, w: int) -> None:
         while self.free[w] and self.sent_to[w]:
@@ -358,7 +381,6 @@ class _Cluster:
             slot = min(self.free[w])
             self.free[w].remove(slot)
             self.started[i] = self.machine.now
-            self.held[w].update(self.jobs[i].dependencies)  # fetched: a replica here too
             self.machine.start(slot, self.jobs[i].segments, partial(self.done, i=i), wake=True)
 
     def done(self, slot: int, *, i: int) -> None:
@@ -378,8 +400,7 @@ class _Cluster:
         self.free[w].append(slot)
         newly = [d for d in self.jobs[i].dependents if release(self.waiting, d)]
         if newly:
-            wait = HOP_WAKES * self.machine.gil_wait(self.scheduler_process)
-            self.machine.at(self.machine.now + self.hop + wait, self.arrive, newly)
+            self.machine.at(self.machine.now + self.round_trip(), self.arrive, newly)
         self.dequeue()
         self.work(w)
         self.note_steal_chance()
