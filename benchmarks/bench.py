@@ -580,21 +580,31 @@ def bench_cells(limit: int = 12) -> Iterator[Row]:
     """Which cells of the lessons make their excess over the sleep floor (not in the default run).
 
     Runs every notebook once, outside Sphinx, in a kernel of this environment
-    (at ``SCHEDTUTOR_DELAY`` or the default delay), timing each cell
-    (nbclient's ``record_timing``) and logging the deliberate work
-    (``SCHEDTUTOR_WORK_LOG``).  A cell's excess is its wall time less the
-    work that ended inside it.  Reports each notebook's kernel start-up and
-    the ``limit`` cells with the most excess, with their first line.
+    set up as the build sets its kernels up (``schedtutor_docs.prepare_kernels``:
+    the profile whose start-up file lets a kernel exit at once, Unix sockets), at
+    ``SCHEDTUTOR_DELAY`` or the default delay, timing each cell (nbclient's
+    ``record_timing``) and logging the deliberate work (``SCHEDTUTOR_WORK_LOG``).
+    A cell's excess is its wall time less the work that ended inside it.
+    Reports each notebook's kernel start-up and shut-down and the ``limit``
+    cells with the most excess, with their first line.
     """
     from datetime import datetime
 
     import nbclient
     from myst_nb.core.read import read_myst_markdown_notebook
 
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        import schedtutor_docs  # the site's extension: how the build runs its kernels
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
+
     cells: list[tuple[float, str, int, str, float, float]] = []
+    ipythondir = os.environ.get("IPYTHONDIR")
     with tempfile.TemporaryDirectory(prefix="schedtutor-cells-") as folder:
         log = Path(folder) / "work.log"
         os.environ[settings.WORK_LOG] = str(log)
+        schedtutor_docs.prepare_kernels()  # sets IPYTHONDIR, put back below
         # what conf.py gives the build's kernels: the committed results' folder
         os.environ.setdefault(settings.BENCHMARKS, str(ROOT / "benchmarks"))
         try:
@@ -626,6 +636,10 @@ def bench_cells(limit: int = 12) -> Iterator[Row]:
                           wall - ran, "s")  # fmt: skip
         finally:
             del os.environ[settings.WORK_LOG]
+            if ipythondir is None:
+                os.environ.pop("IPYTHONDIR", None)
+            else:
+                os.environ["IPYTHONDIR"] = ipythondir
     for excess, docname, number, first, wall, floor in sorted(cells, reverse=True)[:limit]:
         note = f"ran {wall:.1f} s, its sleep floor {floor:.1f} s"
         yield row("cells", f"{docname} cell {number}: {first}", excess, "s", note=note)
