@@ -57,8 +57,9 @@ robin to an empty worker, a *root-ish* task (of a large group) waits in the
 scheduler's queue for a free worker -- and each worker runs what it holds in
 priority order, once it holds the task's inputs too (fetching one from another
 worker takes a hop, while a ready task of lower priority may start); a task
-starts :attr:`Costs.distributed_hop` after its last dependency ended; ``processes=False`` puts every worker in one process.  The
-tasks without dependencies are placed in the order the scheduler reaches
+starts :attr:`Costs.distributed_hop` after its last dependency ended;
+``processes=False`` puts every worker in one process.  The tasks without
+dependencies are placed in the order the scheduler reaches
 them from the graph's output, through each task's set of dependencies
 (:func:`schedtutor._distributed_model.submission_order`); a running
 cluster's state changes the placement too, so with ``client``/``address``
