@@ -240,9 +240,11 @@ class TestAgainstTraces:
         here).  The worker fetches the first one's input, and meanwhile its thread
         starts the second (``Worker.gather_dep``).  A model that started each
         worker's tasks in priority order predicted 1.72 s for runs of 1.98-2.01 s.
-        (Which worker gets which of the first tasks follows the keys' hashes, seeded
-        per process, so the test compares the times, not the placement; that model
-        failed it in three runs of four.)
+        Which outcome of work stealing the cluster takes depends on when its
+        balance runs (the median missed once in about ten runs on a new cluster),
+        so the run is held to the model's range of outcomes, 5 % either side; that
+        range is wide enough for the old model to pass too on a new cluster, so
+        the mechanism itself is held by the next test, on the model alone.
         """
         monkeypatch.syspath_prepend(ROOT / "benchmarks")  # the workers unpickle its functions
         graph = _random_graph(40)
@@ -253,7 +255,34 @@ class TestAgainstTraces:
                 graph, "distributed", durations=serial, work=random_graphs.WORK, client=client
             )
             traced = trace(graph, "distributed", client=client)
-        assert abs(traced.seconds / predicted.seconds - 1) <= 0.05, (traced, predicted)
+        fastest, slowest = predicted.fastest, predicted.slowest
+        assert 0.95 * fastest <= traced.seconds <= 1.05 * slowest, (traced, fastest, slowest)
+
+    def test_the_model_starts_the_ready_task_while_the_other_fetches(self) -> None:
+        """In the model, a worker starts a ready task while one of higher priority fetches.
+
+        Leaves ``a`` then ``b`` (a chain, on one worker) and ``q`` (on the other);
+        when ``b`` ends, ``h`` (needing ``a``, ``b`` and ``q``, first in priority)
+        and ``l`` (needing ``b``) both go to ``b``'s worker, which holds all of
+        ``l``'s inputs but not ``q``: ``l`` starts at once, ``h`` after it.
+        """
+        from schedtutor import _distributed_model, _model
+        from schedtutor._simulate import Machine
+
+        dsk = {"a": (_nap, 1), "b": (_nap, "a"), "q": (_nap, 2), "l": (_nap, "b"),
+               "h": (sum, ["a", "b", "q"]), "out": (sum, ["h", "l"])}  # fmt: skip
+        table = {"a": 0.05, "b": 0.15, "q": 0.1, "l": 0.1, "h": 0.1, "out": 0.0}
+        jobs = _model.jobs(_model.graph(Delayed("out", dsk), "distributed"), table, _model.Kinds())
+        by_key = {job.key: job for job in jobs}
+        by_key["h"].priority, by_key["l"].priority = -2, -1  # h first in Dask's order
+        machine = Machine([0, 1], 2)
+        _distributed_model.run_distributed(
+            jobs, machine, [[0], [1]], DEFAULT_COSTS.distributed_start,
+            DEFAULT_COSTS.distributed_hop, DEFAULT_COSTS.distributed_task,
+        )  # fmt: skip
+        spans = {key: (slot, start, end) for key, slot, start, end, _ in machine.spans}
+        assert spans["h"][0] == spans["l"][0] == spans["b"][0], spans
+        assert spans["l"][2] <= spans["h"][1], spans
 
     def test_a_tie_between_workers_goes_where_the_scheduler_sends_it(self, no_leaks: None) -> None:
         """Between two equally good workers the model picks the scheduler's choice.
