@@ -241,7 +241,7 @@ class TestAgainstTraces:
         starts the second (``Worker.gather_dep``).  A model that started each
         worker's tasks in priority order predicted 1.72 s for runs of 1.98-2.01 s.
         Which outcome of work stealing the cluster takes depends on when its
-        balance runs (the median missed once in about ten runs on a new cluster),
+        balance runs (the median missed once in five runs on a new cluster),
         so the run is held to the model's range of outcomes, 5 % either side; that
         range is wide enough for the old model to pass too on a new cluster, so
         the mechanism itself is held by the next test, on the model alone.
