@@ -52,6 +52,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -522,6 +523,16 @@ def sleep_floor(log: str, window: tuple[float, float] | None = None) -> float:
     return covered
 
 
+@contextmanager
+def site_extensions() -> Iterator[None]:
+    """Let imports find the site's own Sphinx extensions (``docs/_ext``), as conf.py does."""
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
+
+
 def notebook_runs(doctrees: Path, log: str) -> dict[str, tuple[float, float]]:
     """Each notebook's run time in a build and its own sleep floor, by page.
 
@@ -531,13 +542,9 @@ def notebook_runs(doctrees: Path, log: str) -> dict[str, tuple[float, float]]:
     import pickle
 
     # the environment our own build just wrote; it holds objects of the site's own
-    # extensions (docs/_ext), which Sphinx found through conf.py's sys.path
-    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-    try:
-        with (doctrees / "environment.pickle").open("rb") as file:
-            env = pickle.load(file)
-    finally:
-        sys.path.remove(str(ROOT / "docs" / "_ext"))
+    # extensions (docs/_ext)
+    with site_extensions(), (doctrees / "environment.pickle").open("rb") as file:
+        env = pickle.load(file)
     runs = {}
     for docname, data in sorted(getattr(env, "nb_metadata", {}).items()):
         executed = data.get("exec_data")
@@ -593,11 +600,8 @@ def bench_cells(limit: int = 12) -> Iterator[Row]:
     import nbclient
     from myst_nb.core.read import read_myst_markdown_notebook
 
-    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-    try:
+    with site_extensions():
         import schedtutor_docs  # the site's extension: how the build runs its kernels
-    finally:
-        sys.path.remove(str(ROOT / "docs" / "_ext"))
 
     cells: list[tuple[float, str, int, str, float, float]] = []
     ipythondir = os.environ.get("IPYTHONDIR")

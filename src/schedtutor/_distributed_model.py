@@ -149,8 +149,8 @@ def run_distributed(
     occupancy counting each task at the
     scheduler's estimate: its prefix's average so far, updated as tasks end
     (``history`` says what the scheduler knew before).  Each worker
-    runs what it was sent and holds the inputs of in priority order (an input
-    held elsewhere arrives a ``hop`` later).  A task reaches its worker
+    runs, in priority order, the tasks it was sent whose inputs it holds (an
+    input held elsewhere arrives a ``hop`` later).  A task reaches its worker
     ``hop`` seconds after its last dependency ended (``start`` for the
     first); the scheduler sends at most one task per ``task_cost`` seconds.
     When the scheduler shares a process with workers (``scheduler_process``,

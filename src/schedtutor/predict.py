@@ -104,8 +104,9 @@ its first NumPy work); the stalls of threads taking turns at one GIL
 when other programs keep the CPUs busy (a thread the system pauses while it
 holds the GIL holds up the others of its process, so two threads of NumPy
 work beside a busy program get less than their share of the CPUs); the
-distributed scheduler's memory limits, and the cost of moving a stolen
-task's inputs (tasks are taken to have small results); the order of the
+distributed scheduler's memory limits, and the time to move a large input to
+another worker (every result is taken to be small: fetching it, for a stolen
+task too, costs one round trip); the order of the
 tasks without dependencies when the scheduler runs in another process (a
 set's order follows the keys' hashes, seeded per process); which of two
 equally good workers gets a task when their hashes share a slot of a small
