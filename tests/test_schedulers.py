@@ -102,6 +102,34 @@ class TestLocalCluster:
                 assert opened.compute(slow_arithmetic(delay=0)) == -2.2857142857142856
             assert client.status == "running"
 
+    def test_a_closed_clusters_late_log_lines_stay_silent(self) -> None:
+        """What Dask logs about a closed local cluster prints nothing; about others, it prints.
+
+        A comm of a closed cluster can log once more after the cluster put the
+        log levels back (lesson 5 once published ``distributed.batched - INFO -
+        Batched Comm Closed <TCP (closed) local=tcp://127.0.0.1:...>`` with a
+        traceback).  The race is rare, so the late line is logged here by hand,
+        through distributed's own handler, in a fresh interpreter.
+        """
+        script = (
+            "import logging, schedtutor\n"
+            "with schedtutor.local_cluster(n_workers=1, processes=False) as client:\n"
+            "    ours = [client.scheduler.address, *client.scheduler_info()['workers']]\n"
+            "late = logging.getLogger('distributed.batched')\n"
+            "for address in ours:\n"
+            "    late.info('Batched Comm Closed <TCP (closed) local=%s>', address)\n"
+            "late.info('Batched Comm Closed <TCP (closed) local=tcp://127.0.0.1:1>')\n"
+            "late.critical('about %s', ours[0])\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 2, done.stderr  # the other address, and the critical one
+        assert lines[0].endswith("local=tcp://127.0.0.1:1>"), lines
+        assert "CRITICAL - about tcp://127.0.0.1:" in lines[1], lines
+
     def test_starts_after_a_config_block_that_first_imported_distributed(self) -> None:
         """A ``dask.config.set`` block that first imported distributed drops its defaults.
 

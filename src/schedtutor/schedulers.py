@@ -74,6 +74,7 @@ import dask
 from dask.base import compute as dask_compute
 
 from schedtutor import _compat, _worker_setup
+from schedtutor._cluster_logs import quiet_after_close
 
 __all__ = [
     "CANONICAL",
@@ -250,6 +251,8 @@ def local_cluster(
     workers, and the scheduler's web server -- the dashboard when
     ``dashboard=True``, only its health and metrics pages otherwise.  The
     client and the cluster are closed when the block ends, however it ends.
+    Dask's log lines about the cluster stay silent below CRITICAL, those its
+    comms write after it closed included (see :mod:`schedtutor._cluster_logs`).
 
     The worker processes ignore Ctrl-C (see :mod:`schedtutor._worker_setup`):
     in a terminal it reaches every process of the group, and the parent, not
@@ -308,6 +311,7 @@ def local_cluster(
             "(worker processes re-import the script), or try processes=False"
         ) from error
     with cluster:
+        quiet_after_close(cluster)
         if interrupted:  # Ctrl-C while it started: close it, then stop
             raise KeyboardInterrupt
         with Client(cluster) as client:
