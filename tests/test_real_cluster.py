@@ -8,10 +8,12 @@ only, must leave it running, and must not start anything of its own.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dask import delayed
 from distributed import Client
 
 from schedtutor import compare, run, slow_arithmetic, trace
@@ -80,6 +82,38 @@ class TestRealCluster:
         assert timed.result == EXPECTED_RESULT
         assert workers_of(real_cluster) == before and len(before) == 2
         assert all(p.poll() is None for p in real_cluster.processes)
+
+    def test_a_module_the_workers_lack_is_refused_in_one_line(
+        self,
+        real_cluster: RealCluster,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        no_leaks: None,
+    ) -> None:
+        """A graph whose functions' module the workers cannot import: one line, at once, traced too.
+
+        Sent anyway, each worker given a task fails to unpickle it and closes
+        itself, and the compute waits for ever for a worker (distributed
+        2026.8).  Refused before it is sent, the cluster keeps both workers,
+        and a graph they can run still runs.
+        """
+        (tmp_path / "localwork.py").write_text("def double(x):\n    return 2 * x\n")
+        monkeypatch.syspath_prepend(str(tmp_path))  # here, not in the workers' folder
+        import localwork  # type: ignore[import-not-found]
+
+        before = workers_of(real_cluster)
+        began = time.monotonic()
+        with pytest.raises(ModuleNotFoundError) as error:
+            run(delayed(localwork.double)(21), "distributed", address=real_cluster.address)
+        assert time.monotonic() - began < 30
+        message = str(error.value)
+        assert "\n" not in message and "cannot import 'localwork'" in message, message
+        assert "tcp://127.0.0.1:" in message  # which worker said so
+        with pytest.raises(ModuleNotFoundError, match="cannot import 'localwork'"):
+            trace(delayed(localwork.double)(21), "distributed", address=real_cluster.address)
+        assert workers_of(real_cluster) == before and len(before) == 2
+        ours = run(slow_arithmetic(delay=0.01), "distributed", address=real_cluster.address)
+        assert ours.result == EXPECTED_RESULT
 
     def test_trace_shows_both_workers(self, real_cluster: RealCluster, no_leaks: None) -> None:
         """A trace on the cluster puts add and sub on its two workers at the same time."""

@@ -348,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = graph.draw_graph(ops.slow_arithmetic(delay=0), args.file, args.color)
         print(f"wrote {path}")
         return 0
-    except (ValueError, TypeError, ConnectionError, RuntimeError) as error:
+    except (ValueError, TypeError, ConnectionError, RuntimeError, ImportError) as error:
         parser.exit(2, f"schedtutor: error: {error}\n")
     except OSError as error:  # an output file that cannot be written, and the like
         reason = (error.strerror or str(error)).lower()

@@ -75,6 +75,7 @@ from dask.base import compute as dask_compute
 
 from schedtutor import _compat, _worker_setup
 from schedtutor._cluster_logs import quiet_after_close
+from schedtutor._worker_imports import check_worker_imports, named_modules
 
 __all__ = [
     "CANONICAL",
@@ -421,9 +422,15 @@ class Scheduler:
     client: Any = None
 
     def compute(self, obj: Any) -> Any:
-        """Compute the Dask collection ``obj`` here and return its result."""
+        """Compute the Dask collection ``obj`` here and return its result.
+
+        On a cluster, every worker is first asked to import the modules the
+        graph's tasks come from; one that cannot raises ``ModuleNotFoundError``
+        in one line (see :mod:`schedtutor._worker_imports`).
+        """
         compute_options = {k: v for k, v in self.options.items() if k in ("optimize_graph",)}
         if self.client is not None:
+            check_worker_imports(self.client, named_modules(obj.__dask_graph__()))
             (result,) = dask_compute(obj, scheduler=self.client, **compute_options)
             _wait_until_forgotten(self.client, obj.__dask_keys__())
             return result

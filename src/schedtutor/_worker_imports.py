@@ -1,0 +1,101 @@
+"""Refuse, in one line, a graph whose tasks a cluster's workers cannot unpickle.
+
+A task reaches a distributed worker pickled, and its function -- like any
+object of an importable module -- travels *by reference*: the module's name
+and its own, which the worker imports again.  A worker that cannot import
+the module (not installed there; a folder on this process's ``sys.path``
+but not on the worker's) logs ``distributed.protocol.core - CRITICAL -
+Failed to deserialize``, its stream from the scheduler breaks, and it closes
+itself (``Worker.handle_scheduler``).  Each worker sent the task does the
+same; the scheduler puts the task back in its queue and waits for a worker
+that will never come, so the compute never returns (distributed 2026.8).
+
+:func:`check_worker_imports` asks every worker to import, once per client,
+the modules a graph's tasks name -- their functions' and their arguments'
+-- before the graph is sent, and raises ``ModuleNotFoundError`` (an
+``ImportError``) naming the module and the worker otherwise.  Functions that
+travel by value (a script's ``__main__``, a notebook, a file the command
+line loaded, a lambda or a function defined inside another) name no module
+a worker must import and are not asked about.
+The question goes to the workers as Python's own ``exec`` of an ``import``
+statement, so a cluster without schedtutor installed can answer it.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from schedtutor._compat import DataNode, GraphNode, Task
+
+# Modules every worker has: it runs them.
+_ALWAYS_THERE = ("builtins", "dask", "distributed", "tornado", "toolz", "tlz", "cloudpickle")
+_checked: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def named_modules(graph: Mapping[Any, Any]) -> set[str]:
+    """The modules a worker imports to unpickle ``graph``'s tasks (those it may lack).
+
+    >>> from schedtutor import slow_arithmetic
+    >>> sorted(named_modules(dict(slow_arithmetic(delay=0).__dask_graph__())))
+    ['schedtutor._work']
+    """
+    found: set[str] = set()
+    stack: list[Any] = list(graph.values())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Task):
+            found.update(_modules_of(node.func))
+            stack.extend(node.args)
+            stack.extend(node.kwargs.values())
+        elif isinstance(node, DataNode):
+            stack.append(node.value)
+        elif isinstance(node, GraphNode):
+            continue  # an alias or a reference to another task's result
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+        else:
+            found.add(type(node).__module__)
+    return {name for name in found if _needs_import(name)}
+
+
+def _modules_of(func: Any) -> Iterator[str]:
+    """The module of ``func``, and of the function it wraps (``functools.partial``, a trace's)."""
+    while callable(func):
+        if "<" in getattr(func, "__qualname__", ""):  # a lambda or a nested function: by value
+            yield "__main__"
+        else:
+            module = getattr(func, "__module__", None)
+            yield module if isinstance(module, str) else type(func).__module__
+        func = getattr(func, "func", None)
+
+
+def _needs_import(name: str) -> bool:
+    top = name.partition(".")[0]
+    if top in _ALWAYS_THERE or top in sys.stdlib_module_names:
+        return False
+    # cloudpickle sends ``__main__``'s objects, and those of a module no import finds, by value
+    return name != "__main__" and name in sys.modules
+
+
+def check_worker_imports(client: Any, modules: Iterable[str]) -> None:
+    """Raise ``ModuleNotFoundError`` in one line unless every worker imports ``modules``."""
+    checked = _checked.setdefault(client, set())
+    new = sorted(set(modules) - checked)
+    if not new:
+        return
+    answers = client.run(exec, f"import {', '.join(new)}", {}, on_error="return")
+    for address, answer in sorted(answers.items()):
+        if isinstance(answer, BaseException):
+            missing = getattr(answer, "name", None) or ", ".join(new)
+            raise ModuleNotFoundError(
+                f"the Dask worker at {address} cannot import {missing!r}, which the "
+                f"graph's tasks need ({type(answer).__name__}: {answer}); install it where "
+                "the workers run, put its folder on their PYTHONPATH or send it with "
+                "client.upload_file(), or define the functions in the script or notebook "
+                "itself (they then travel by value)",
+                name=missing,
+            )
+    checked.update(new)
