@@ -9,6 +9,8 @@ sentence of timing or comparison glued or claimed.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -198,6 +200,30 @@ class TestTheBuild:
         assert "This build checked 2 claims on 1 pages; 2 held." in listing
         assert 'id="check-four"' in listing and 'href="explained.html#claim-four"' in listing
         assert "(on Explained)" in listing
+
+    def test_the_claims_page_is_read_again_only_when_another_page_is(self, tmp_path: Path) -> None:
+        """A rebuild with nothing changed reads and writes no page; a changed page, the list too."""
+        pages = {"measured": MEASURED, "explained": EXPLAINED, "claims": CLAIMS_PAGE}
+        assert build_pages(tmp_path, pages, strict=False).returncode == 0
+
+        def rebuild() -> str:
+            command = [sys.executable, "-m", "sphinx", "-b", "html", "-d", "doctrees",
+                       "source", "html"]  # fmt: skip
+            done = subprocess.run(
+                command, cwd=tmp_path, capture_output=True, text=True, timeout=600
+            )
+            assert done.returncode == 0, done.stderr[-3000:]
+            return done.stdout
+
+        unchanged = rebuild()
+        assert "0 added, 0 changed, 0 removed" in unchanged, unchanged
+        assert "writing output... [" not in unchanged, unchanged
+        explained = tmp_path / "source" / "explained.md"
+        explained.write_text(EXPLAINED.replace("# Explained", "# Explained again"))
+        changed = rebuild()
+        assert "0 added, 2 changed, 0 removed" in changed, changed  # it and the claims page
+        listing = (tmp_path / "html" / "claims.html").read_text(encoding="utf-8")
+        assert "(on Explained again)" in listing
 
     def test_a_relative_link_in_a_claim_still_points_home_on_the_claims_page(
         self, tmp_path: Path

@@ -464,8 +464,16 @@ def env_title(env: BuildEnvironment, docname: str) -> str:
 def always_write_claims_page(
     app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
 ) -> list[str]:
-    """The claims page lists every page's claims: write it on every build."""
-    return sorted(listing_pages(env) & env.found_docs)
+    """The claims page lists every page's claims: read it again whenever another page is.
+
+    A page's claims only change when the page is read again (its notebook run
+    or taken from the cache), so a rebuild in which no other page was added,
+    changed or removed leaves the list as it was, and writes nothing.
+    """
+    listing = listing_pages(env) & env.found_docs
+    if not (added | changed | removed) - listing:
+        return []
+    return sorted(listing)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
