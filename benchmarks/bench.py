@@ -305,8 +305,8 @@ def op_tree(n: int) -> Delayed:
 def bench_predict(sizes: tuple[int, ...]) -> Iterator[Row]:
     """What predict and trace cost per task, by graph size, and how that grows.
 
-    ``predict`` for the threads scheduler on :func:`op_tree` (best of three,
-    two from 100k tasks: other programs only slow a run down; one run on 10k
+    ``predict`` for the threads scheduler on :func:`op_tree` (best of three:
+    other programs only slow a run down; one run on 10k
     tasks once read 0.63 s between runs of 0.25-0.34 s); ``trace`` under
     threads on :func:`layer_graph` and, in alternation with it, the same
     compute untraced.  Where 10k and a larger size were measured, the cost per
@@ -317,7 +317,7 @@ def bench_predict(sizes: tuple[int, ...]) -> Iterator[Row]:
     """
     per_task: dict[tuple[str, int], float] = {}
     for n in sizes:
-        repeat = 3 if n < 100_000 else 2
+        repeat = 3
         graph = op_tree(n)
         count = len(graph.dask)
         seconds = min(
@@ -378,9 +378,32 @@ def import_ratio(
     return pick(times[1]) / pick(times[0])
 
 
-WORKER_IMPORTS = "dask.local, schedtutor._work, schedtutor._tracing, schedtutor._worker_setup"
-"""What a spawned worker imports to run a traced op of the library's (what any task of
-the local schedulers needs is ``dask.local``)."""
+def worker_import_ratio(first: str, then: str, repeat: int = 9) -> float:
+    """The median over fresh interpreters of (``import first``, then ``then``) / ``import first``.
+
+    Both imports in the same interpreter, one after the other, as a worker does
+    them: it imports ``first`` to run at all, then what unpickling its first
+    task needs, which finds ``first``'s own imports done.  Timed in pairs, the
+    ratio does not carry the difference between two interpreters' runs: as two
+    separate medians of nine, one interpreter per import, it read 1.05, 1.05 and
+    1.20 in three bench runs of the same modules.
+    """
+    code = (
+        f"import time; t0 = time.perf_counter(); import {first}; t1 = time.perf_counter(); "
+        f"import {then}; print((time.perf_counter() - t0) / (t1 - t0))"
+    )
+    ratios = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+        ratios.append(float(done.stdout))
+    return statistics.median(ratios)
+
+
+WORKER_IMPORTS = "schedtutor._work, schedtutor._tracing, schedtutor._worker_setup"
+"""What a spawned worker imports, after ``dask.local`` (what any task of the local
+schedulers needs), to run a traced op of the library's."""
 
 
 def bench_imports(repeat: int = 9) -> Iterator[Row]:
@@ -399,8 +422,8 @@ def bench_imports(repeat: int = 9) -> Iterator[Row]:
     )
     yield row(
         "imports",
-        "a traced op's worker imports (dask.local and schedtutor's) / dask.local's",
-        import_ratio(WORKER_IMPORTS, "dask.local", repeat),
+        "a traced op's worker imports (dask.local, then schedtutor's) / dask.local's",
+        worker_import_ratio("dask.local", WORKER_IMPORTS, repeat),
         "x",
         "<= 1.15",
     )
