@@ -29,6 +29,7 @@ from dask.delayed import Delayed, delayed
 
 from schedtutor import _spawn, predict, slow_arithmetic, trace
 from schedtutor._base import materialize
+from schedtutor.calibration import machine_costs
 from schedtutor.load import LoadMeter
 from schedtutor.ops import add
 from schedtutor.predict import DEFAULT_COSTS, Costs, Prediction, calibrate, critical_path
@@ -452,7 +453,11 @@ class TestReadersGraphs:
         free = predict(Delayed("c", dsk), "threads", durations=table, num_workers=2)
         held = predict(Delayed("c", dsk), "threads", durations=table, work="python", num_workers=2)
         assert free.seconds == pytest.approx(0.5, abs=0.01)
-        assert held.seconds == pytest.approx(1.0, rel=0.04)  # and a little for GIL hand-overs
+        # one after the other, at the pace two threads of Python work keep at one GIL on
+        # this machine (python_shared, measured: it once read 0.96, past a fixed 1.0 s ± 4 %)
+        shared = machine_costs("threads").python_shared
+        assert held.seconds == pytest.approx(1.0 / shared, rel=0.01)
+        assert 0.9 <= shared <= 1.0
 
     def test_a_kind_of_work_per_function(self) -> None:
         """work can name each function's kind: here one holds the GIL, the other sleeps."""

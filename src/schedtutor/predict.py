@@ -97,7 +97,10 @@ those of a quiet 2-CPU Linux machine; :func:`calibrate` measures them here and
 now, in a few seconds, from traces of tiny graphs.
 
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
-(large when other programs load the machine); imports a task makes while it
+(large when other programs load the machine, and, on a shared virtual
+machine, from one stretch of minutes to the next even when it is idle:
+the costs :func:`~schedtutor.calibration.machine_costs` measured once and
+kept cannot follow it); imports a task makes while it
 runs (those of its function's module and its arguments' types are, by
 :mod:`schedtutor._spawn`, and NumPy's, which a worker process pays right before
 its first NumPy work); the stalls of threads taking turns at one GIL
