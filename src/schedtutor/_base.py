@@ -10,14 +10,16 @@ Tracing and predicting also build a record or more per task, by the hundred
 thousand on a large graph, with Python's cyclic garbage collector paused
 (:func:`gc_paused`).
 The modules that draw (timelines, speed-up charts) check where a figure is
-to be written, before drawing, and write it, here too.
+to be written, before drawing, and write it, here too.  And what a worker
+process must import to unpickle a graph's tasks (:func:`task_modules`), which
+the processes model prices and a cluster's workers are asked about.
 """
 
 from __future__ import annotations
 
 import gc
 import reprlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ __all__ = [
     "label",
     "materialize",
     "save_figure",
+    "task_modules",
 ]
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -78,6 +81,54 @@ def materialize(obj: Any, optimize_graph: bool = True) -> tuple[dict[Any, Any], 
     check_collection(obj)
     with gc_paused():
         return _compat.computed_graph(obj, optimize_graph)
+
+
+def task_modules(dsk: Mapping[Any, Any]) -> set[str]:
+    """Return the modules the tasks of ``dsk`` name: their functions' and their arguments'.
+
+    A worker that unpickles a task imports each module its pickle names: the
+    function's (and a wrapped function's: ``functools.partial``, a trace's),
+    and the types' of its arguments, inside a task the processes scheduler
+    fused too.  A lambda or a function defined inside another is pickled by
+    value and is counted as ``__main__``'s.
+
+    >>> from schedtutor import slow_arithmetic
+    >>> sorted(task_modules(materialize(slow_arithmetic(delay=0))[0]))
+    ['schedtutor._work']
+    """
+    found: set[str] = set()
+    stack: list[Any] = list(dsk.values())
+    while stack:
+        node = stack.pop()
+        inner = _compat.fused_subgraph(node)
+        if inner is not None:
+            stack.extend(inner.values())
+        elif isinstance(node, _compat.Task):
+            found.update(_function_modules(node.func))
+            stack.extend(node.args)
+            stack.extend(node.kwargs.values())
+        elif isinstance(node, _compat.DataNode):
+            stack.append(node.value)
+        elif isinstance(node, _compat.GraphNode):
+            continue  # an alias or a reference to another task's result
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+        else:
+            found.add(type(node).__module__)
+    found.discard("builtins")
+    found.discard("dask._task_spec")  # a reference to another task's result (a TaskRef)
+    return found
+
+
+def _function_modules(func: Any) -> Iterable[str]:
+    """The module of ``func``, and of the function it wraps, and so on."""
+    while callable(func):
+        if "<" in getattr(func, "__qualname__", ""):  # a lambda or a nested function
+            yield "__main__"
+        else:
+            module = getattr(func, "__module__", None)
+            yield module if isinstance(module, str) else type(func).__module__
+        func = getattr(func, "func", None)
 
 
 @contextmanager

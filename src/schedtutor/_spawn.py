@@ -38,10 +38,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from schedtutor._compat import Task, fused_subgraph
+from schedtutor._base import task_modules
 
 __all__ = ["extra", "modules"]
 
@@ -88,30 +88,7 @@ def modules(dsk: Mapping[Any, Any]) -> frozenset[str]:
     >>> sorted(modules(materialize(slow_arithmetic(delay=0))[0]))
     ['schedtutor._work']
     """
-    found: set[str] = set()
-    for node in dsk.values():
-        found.update(_node_modules(node))
-    found.discard("builtins")
-    found.discard("__main__")
-    return frozenset(found)
-
-
-def _node_modules(node: Any) -> Iterable[str]:
-    inner = fused_subgraph(node)
-    if inner is not None:
-        for each in inner.values():
-            yield from _node_modules(each)
-        return
-    if not isinstance(node, Task):
-        return
-    func = getattr(node.func, "func", node.func)  # a functools.partial's function
-    name = getattr(func, "__module__", None)
-    if isinstance(name, str):
-        yield name
-    for value in (*node.args, *node.kwargs.values()):
-        kind = type(value).__module__
-        if kind != "dask._task_spec":  # a reference to another task's result
-            yield kind
+    return frozenset(task_modules(dsk) - {"__main__"})
 
 
 def extra(names: frozenset[str]) -> tuple[float, float]:

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import sys
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from schedtutor._compat import DataNode, GraphNode, Task
+from schedtutor._base import task_modules
 
 # Modules every worker has: it runs them.
 _ALWAYS_THERE = ("builtins", "dask", "distributed", "tornado", "toolz", "tlz", "cloudpickle")
@@ -36,40 +36,13 @@ _checked: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 def named_modules(graph: Mapping[Any, Any]) -> set[str]:
-    """The modules a worker imports to unpickle ``graph``'s tasks (those it may lack).
+    """The modules a worker imports to unpickle ``graph``'s tasks, and may lack.
 
     >>> from schedtutor import slow_arithmetic
     >>> sorted(named_modules(dict(slow_arithmetic(delay=0).__dask_graph__())))
     ['schedtutor._work']
     """
-    found: set[str] = set()
-    stack: list[Any] = list(graph.values())
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Task):
-            found.update(_modules_of(node.func))
-            stack.extend(node.args)
-            stack.extend(node.kwargs.values())
-        elif isinstance(node, DataNode):
-            stack.append(node.value)
-        elif isinstance(node, GraphNode):
-            continue  # an alias or a reference to another task's result
-        elif isinstance(node, (list, tuple)):
-            stack.extend(node)
-        else:
-            found.add(type(node).__module__)
-    return {name for name in found if _needs_import(name)}
-
-
-def _modules_of(func: Any) -> Iterator[str]:
-    """The module of ``func``, and of the function it wraps (``functools.partial``, a trace's)."""
-    while callable(func):
-        if "<" in getattr(func, "__qualname__", ""):  # a lambda or a nested function: by value
-            yield "__main__"
-        else:
-            module = getattr(func, "__module__", None)
-            yield module if isinstance(module, str) else type(func).__module__
-        func = getattr(func, "func", None)
+    return {name for name in task_modules(graph) if _needs_import(name)}
 
 
 def _needs_import(name: str) -> bool:
