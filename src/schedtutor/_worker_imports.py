@@ -63,12 +63,14 @@ def check_worker_imports(client: Any, modules: Iterable[str]) -> None:
     for address, answer in sorted(answers.items()):
         if isinstance(answer, BaseException):
             missing = getattr(answer, "name", None) or ", ".join(new)
+            reason = (str(answer).strip().splitlines() or [""])[0]
             raise ModuleNotFoundError(
                 f"the Dask worker at {address} cannot import {missing!r}, which the "
-                f"graph's tasks need ({type(answer).__name__}: {answer}); install it where "
+                f"graph's tasks need ({type(answer).__name__}: {reason}); install it where "
                 "the workers run, put its folder on their PYTHONPATH or send it with "
                 "client.upload_file(), or define the functions in the script or notebook "
                 "itself (they then travel by value)",
                 name=missing,
             )
-    checked.update(new)
+    if answers:  # a cluster with no worker yet is asked again next time
+        checked.update(new)
