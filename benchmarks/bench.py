@@ -810,7 +810,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sections",
         default="wrapper,tracing,overhead,predict,imports,accuracy,random,site",
-        help="comma-separated sections to run (default: all)",
+        help="comma-separated sections to run (default: all but cells, which runs each "
+        "notebook again on its own to time its cells: --sections cells)",
     )
     parser.add_argument("--repeat", type=int, default=5, help="alternations per ratio (5)")
     parser.add_argument(
