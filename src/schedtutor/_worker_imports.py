@@ -19,6 +19,12 @@ line loaded, a lambda or a function defined inside another) name no module
 a worker must import and are not asked about.
 The question goes to the workers as Python's own ``exec`` of an ``import``
 statement, so a cluster without schedtutor installed can answer it.
+
+Whether distributed still hangs: start a cluster, put a module on this
+process's ``sys.path`` only, and wait on ``client.compute`` of a task of it
+with ``.result(timeout=30)`` (2026.8 times out).  Should a later release fail
+such a compute with an error instead, the check can stay for its one-line
+message, or go if that release's error names the module as plainly.
 """
 
 from __future__ import annotations
