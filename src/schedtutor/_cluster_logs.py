@@ -16,6 +16,11 @@ records below CRITICAL that name one of those ports on 127.0.0.1 (the only
 host :func:`~schedtutor.local_cluster` uses): the cluster's silence lasts as
 long as anything of it can still talk.  Records about any other address pass
 as before.
+
+Read in distributed 2026.8.  The filter can go when ``SpecCluster._close``
+puts the log levels back only once the cluster's comms have finished (read
+``distributed/deploy/spec.py``), or when ``schedtutor.local_cluster`` stops
+passing ``silence_logs``.
 """
 
 from __future__ import annotations
