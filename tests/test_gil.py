@@ -91,10 +91,23 @@ class TestMeasure:
     def test_sleeps_run_as_the_lesson_says(self) -> None:
         """With the GIL, the lock serialises four sleeps on two threads; plain ones pair up."""
         task = 0.05
-        measured = gil.measure(task)
-        assert 0.97 <= measured.seconds["sleeplock", "threads"] / (4 * task) <= 1.2
-        assert 0.97 <= measured.seconds["sleep", "threads"] / (2 * task) <= 1.25
-        assert measured.speedup("sleep") > 1.6
+
+        def as_the_lesson_says(measured: gil.Measurement) -> bool:
+            return (
+                0.97 <= measured.seconds["sleeplock", "threads"] / (4 * task) <= 1.2
+                and 0.97 <= measured.seconds["sleep", "threads"] / (2 * task) <= 1.25
+                and measured.speedup("sleep") > 1.6
+            )
+
+        # measured again, twice at most, when a run is off: a CI run once took 0.42 s for
+        # the four locked sleeps of 0.05 s (the machine paused the process); a real change
+        # in the lock's behaviour is off every time
+        runs = []
+        for _ in range(3):
+            runs.append(gil.measure(task))
+            if as_the_lesson_says(runs[-1]):
+                break
+        assert as_the_lesson_says(runs[-1]), [run.seconds for run in runs]
 
     @pytest.mark.parametrize("fewest", [0, 1.5, True])
     def test_fewest_runs_must_be_a_count(self, fewest: object) -> None:
