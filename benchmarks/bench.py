@@ -353,10 +353,15 @@ def bench_predict(sizes: tuple[int, ...]) -> Iterator[Row]:
 def import_seconds(modules: str) -> float:
     """Seconds a fresh interpreter takes to run ``import <modules>``, timed inside it."""
     code = f"import time; t = time.perf_counter(); import {modules}; print(time.perf_counter() - t)"
+    return float(fresh_python(code))
+
+
+def fresh_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter, in the repository; return what it printed."""
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
-    return float(done.stdout)
+    return done.stdout
 
 
 def import_ratio(
@@ -392,13 +397,7 @@ def worker_import_ratio(first: str, then: str, repeat: int = 9) -> float:
         f"import time; t0 = time.perf_counter(); import {first}; t1 = time.perf_counter(); "
         f"import {then}; print((time.perf_counter() - t0) / (t1 - t0))"
     )
-    ratios = []
-    for _ in range(repeat):
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-        )
-        ratios.append(float(done.stdout))
-    return statistics.median(ratios)
+    return statistics.median(float(fresh_python(code)) for _ in range(repeat))
 
 
 WORKER_IMPORTS = "schedtutor._work, schedtutor._tracing, schedtutor._worker_setup"

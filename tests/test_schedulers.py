@@ -13,6 +13,15 @@ from schedtutor import aliases, local_cluster, resolve, slow_arithmetic, use
 from schedtutor.schedulers import CANONICAL, check_options, open_scheduler
 
 
+def in_fresh_python(script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter (distributed not yet imported); it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 class TestResolve:
     @pytest.mark.parametrize("name", sorted(named_schedulers))
     def test_every_dask_alias_resolves(self, name: str) -> None:
@@ -121,12 +130,8 @@ class TestLocalCluster:
             "late.info('Batched Comm Closed <TCP (closed) local=tcp://127.0.0.1:1>')\n"
             "late.critical('about %s', ours[0])\n"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
-        lines = done.stderr.strip().splitlines()
-        assert len(lines) == 2, done.stderr  # the other address, and the critical one
+        lines = in_fresh_python(script).stderr.strip().splitlines()
+        assert len(lines) == 2, lines  # the other address, and the critical one
         assert lines[0].endswith("local=tcp://127.0.0.1:1>"), lines
         assert "CRITICAL - about tcp://127.0.0.1:" in lines[1], lines
 
@@ -154,8 +159,5 @@ class TestLocalCluster:
             "print(schedtutor.run(schedtutor.slow_arithmetic(delay=0), 'distributed',"
             " n_workers=1, processes=False).result)\n"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
+        done = in_fresh_python(script)
         assert done.stdout.strip() == "-2.2857142857142856", done.stdout
