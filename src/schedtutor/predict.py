@@ -116,7 +116,10 @@ equally good workers gets a task when their hashes share a slot of a small
 set (the order then follows insertion) or when two results reach the
 scheduler within a millisecond (either may come first); the GIL that Dask's
 own threads need beyond what :attr:`Costs.distributed_pace` measures on a
-distributed worker.
+distributed worker; and which of :attr:`Prediction.outcomes` a compute on a
+running cluster takes: the model picks one from when the cluster's next
+stealing balance is due, and a run can take another
+(:attr:`Prediction.fastest` and :attr:`Prediction.slowest` bound them).
 """
 
 from __future__ import annotations
