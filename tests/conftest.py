@@ -343,9 +343,17 @@ def build_pages(
     for name, text in pages.items():
         (source / f"{name}.md").parent.mkdir(parents=True, exist_ok=True)
         (source / f"{name}.md").write_text(text)
+    return sphinx_build(folder, env, strict)
+
+
+def sphinx_build(
+    folder: Path, env: dict[str, str] | None = None, strict: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Build (or build again) the throwaway site :func:`build_pages` wrote in ``folder``."""
     strictly = ["-nW", "--keep-going"] if strict else []
     command = [sys.executable, "-m", "sphinx", *strictly, "-b", "html",
-               "-d", str(folder / "doctrees"), str(source), str(folder / "html")]  # fmt: skip
+               "-d", str(folder / "doctrees"), str(folder / "source"),
+               str(folder / "html")]  # fmt: skip
     return subprocess.run(
         command, cwd=folder, env={**os.environ, **(env or {})}, capture_output=True, text=True,
         timeout=600,

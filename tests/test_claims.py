@@ -9,8 +9,6 @@ sentence of timing or comparison glued or claimed.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from schedtutor.claims import Check, check
-from tests.conftest import build_pages, notebook_page
+from tests.conftest import build_pages, notebook_page, sphinx_build
 from tests.test_load import busy_loop
 
 if TYPE_CHECKING:
@@ -207,11 +205,7 @@ class TestTheBuild:
         assert build_pages(tmp_path, pages, strict=False).returncode == 0
 
         def rebuild() -> str:
-            command = [sys.executable, "-m", "sphinx", "-b", "html", "-d", "doctrees",
-                       "source", "html"]  # fmt: skip
-            done = subprocess.run(
-                command, cwd=tmp_path, capture_output=True, text=True, timeout=600
-            )
+            done = sphinx_build(tmp_path, strict=False)
             assert done.returncode == 0, done.stderr[-3000:]
             return done.stdout
 
