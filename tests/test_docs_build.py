@@ -138,7 +138,8 @@ MAX_CELL_LINES, MAX_CELL_COLUMNS = 15, 76
 #: What only the site's build knows about, which a tutorial never mentions.
 BUILD_WORDS = re.compile(
     r"SCHEDTUTOR_(?:FREE_THREADED_PYTHON|EXECUTION|BENCHMARKS|WORK_LOG)|\bmake "
-    r"(?:docs|test|bench|lint|free-threaded|clean)\b|fast build|\bsphinx|\bmyst",
+    r"(?:docs|test|bench|lint|free-threaded|clean)\b|fast build|\bsphinx|\bmyst|"
+    r"\b(?:page|site) was built|hidden cells?\b",
     re.I,
 )
 
@@ -361,9 +362,12 @@ class TestBuiltSite:
         shared = [(s, e) for page, (kind, s, e) in spans.items() if kind == "shared"]
         assert any(s1 < e2 and s2 < e1 for (s1, e1), (s2, e2) in combinations(shared, 2))
 
-    @pytest.mark.parametrize("tutorial", TUTORIALS, ids=lambda p: p.stem)
+    @pytest.mark.parametrize(
+        "tutorial", [*TUTORIALS, DOCS / "tutorials" / "index.md"], ids=lambda p: p.stem
+    )
     def test_tutorials_speak_dask(self, built_site: Path, tutorial: Path) -> None:
-        """A tutorial page never mentions the build: its variables, make, Sphinx or myst."""
+        """A tutorial page (and their index) never mentions the build: its variables, make,
+        Sphinx, myst, hidden cells or the page being built."""
         html = page(built_site, tutorial).read_text(encoding="utf-8")
         article = html[html.find("<article") : html.find("</article>")]
         text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", article))
