@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from schedtutor import gil
+from tests.conftest import measured_until
 
 
 @pytest.fixture
@@ -99,14 +100,8 @@ class TestMeasure:
                 and measured.speedup("sleep") > 1.6
             )
 
-        # measured again, twice at most, when a run is off: a CI run once took 0.42 s for
-        # the four locked sleeps of 0.05 s (the machine paused the process); a real change
-        # in the lock's behaviour is off every time
-        runs = []
-        for _ in range(3):
-            runs.append(gil.measure(task))
-            if as_the_lesson_says(runs[-1]):
-                break
+        # a CI run once took 0.42 s for the four locked sleeps of 0.05 s
+        runs = measured_until(lambda: gil.measure(task), as_the_lesson_says)
         assert as_the_lesson_says(runs[-1]), [run.seconds for run in runs]
 
     @pytest.mark.parametrize("fewest", [0, 1.5, True])

@@ -253,7 +253,8 @@ class TestAgainstTraces:
 
         with local_cluster(**TWO_BY_ONE, processes=True) as client:
             here, there = sorted(client.scheduler_info()["workers"])
-            for q_on, name in ((there, "fetched"), (here, "local")):
+            # q on the other worker: l goes first; q on b's worker (it runs first there): h
+            for q_on, name, order in ((there, "fetched", "lh"), (here, "local", "hl")):
                 with distributed.get_task_stream(client) as stream:
                     q = client.submit(_nap, 2, key=f"q-{name}", workers=[q_on])
                     a = client.submit(_nap, 1, key=f"a-{name}", workers=[here])
@@ -262,16 +263,12 @@ class TestAgainstTraces:
                     low = client.submit(_nap, b, key=f"l-{name}", workers=[here], priority=-1)
                     client.gather([h, low])
                 started = {
-                    task["key"].split("-")[0]: start
+                    task["key"].split("-")[0]: action["start"]
                     for task in stream.data
                     for action in task["startstops"]
                     if action["action"] == "compute"
-                    for start in [action["start"]]
                 }
-                if name == "fetched":
-                    assert started["l"] < started["h"], (name, stream.data)
-                else:
-                    assert started["h"] < started["l"], (name, stream.data)
+                assert started[order[0]] < started[order[1]], (name, stream.data)
 
     def test_the_model_starts_the_ready_task_while_the_other_fetches(self) -> None:
         """In the model, a worker starts a ready task while one of higher priority fetches.
