@@ -19,6 +19,8 @@ from typing import TypeVar
 import psutil
 import pytest
 
+from schedtutor import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 
 T = TypeVar("T")
@@ -154,6 +156,12 @@ def no_leaks() -> Iterator[None]:
         ]
 
     assert wait_for(lambda: not new_threads()), f"threads left behind: {new_threads()}"
+
+
+def the_builds_free_threaded_python() -> str | None:
+    """The free-threaded Python the build uses: the one settings names, or .venv-ft's."""
+    made = ROOT / ".venv-ft" / "bin" / "python"
+    return settings.free_threaded_python() or (str(made) if made.exists() else None)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ import pytest
 
 from schedtutor import gil, settings
 from schedtutor.load import Load, LoadMeter
+from tests.conftest import the_builds_free_threaded_python
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / ".ci" / "install-free-threaded-python"
@@ -35,16 +36,41 @@ TASK = 0.2
 @pytest.fixture(scope="module")
 def free_threaded_python() -> str:
     """The interpreter the lesson uses; fail, saying how to get one, when there is none."""
-    python = settings.free_threaded_python()
-    if python:
-        return python
-    made = ROOT / ".venv-ft" / "bin" / "python"
-    if not made.exists():
+    python = the_builds_free_threaded_python()
+    if python is None:
         pytest.fail(
             "no free-threaded Python: run `make free-threaded` (`make test` does), "
             f"or set {settings.FREE_THREADED_PYTHON}"
         )
-    return str(made)
+    return python
+
+
+class TestFindingOne:
+    def test_the_one_the_environment_names_comes_first(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(settings.FREE_THREADED_PYTHON, "/opt/python3.13t")
+        assert gil.free_threaded_python() == "/opt/python3.13t"
+
+    def test_else_one_on_the_path(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch.delenv(settings.FREE_THREADED_PYTHON, raising=False)
+        command = tmp_path / "python3.13t"
+        command.write_text("#!/bin/sh\n")
+        command.chmod(0o755)
+        monkeypatch.setenv("PATH", str(tmp_path))
+        assert gil.free_threaded_python() == str(command)
+
+    def test_without_either_one_line_says_how_to_get_one(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.delenv(settings.FREE_THREADED_PYTHON, raising=False)
+        monkeypatch.setenv("PATH", str(tmp_path))
+        with pytest.raises(RuntimeError) as raised:
+            gil.free_threaded_python()
+        assert str(raised.value) == (
+            "no free-threaded Python: put python3.14t or python3.13t on the PATH, "
+            f"or name one in {settings.FREE_THREADED_PYTHON}"
+        )
 
 
 @pytest.fixture(scope="module")

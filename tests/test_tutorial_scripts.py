@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from schedtutor import settings
+from tests.conftest import the_builds_free_threaded_python
 from tests.notebook_cells import as_script, code_cells
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +47,9 @@ def test_visible_code_runs_as_a_script(tutorial: Path, tmp_path: Path) -> None:
     script = tmp_path / f"{tutorial.stem.replace('-', '_')}.py"
     script.write_text(as_script(tutorial.read_text(encoding="utf-8")), encoding="utf-8")
     env = {**os.environ, "SCHEDTUTOR_DELAY": SCRIPT_DELAY, "MPLBACKEND": "Agg"}
+    free_threaded = the_builds_free_threaded_python()  # lesson 3 runs its tasks in one
+    if free_threaded:
+        env[settings.FREE_THREADED_PYTHON] = free_threaded
     done = subprocess.run(
         [sys.executable, script.name],
         cwd=tmp_path,

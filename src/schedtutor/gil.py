@@ -34,6 +34,7 @@ module that declares nothing did to the GIL afterwards
 (:func:`import_undeclared_extension`).  That interpreter runs this very
 module (``python -m schedtutor.gil TASK FEWEST_RUNS``), so it needs
 schedtutor, Dask and NumPy installed; :func:`measure` is what it runs.
+:func:`free_threaded_python` finds such an interpreter.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import importlib.util
 import itertools
 import json
 import math
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,7 +59,7 @@ from typing import Any
 
 from dask.delayed import Delayed, delayed
 
-from schedtutor import ops
+from schedtutor import ops, settings
 from schedtutor.timing import fastest, run
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "ImportProbe",
     "Measurement",
     "four_tasks",
+    "free_threaded_python",
     "gil_enabled",
     "import_undeclared_extension",
     "measure",
@@ -300,6 +303,32 @@ def import_undeclared_extension() -> ImportProbe:
         loader.exec_module(module)
     said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     return ImportProbe(name, before, gil_enabled(), said[0] if said else "")
+
+
+FREE_THREADED_COMMANDS = ("python3.14t", "python3.13t")
+"""The commands :func:`free_threaded_python` looks for on the ``PATH``, newest first."""
+
+
+def free_threaded_python() -> str:
+    """Return a free-threaded Python to hand to :func:`measure_in`.
+
+    The one ``SCHEDTUTOR_FREE_THREADED_PYTHON`` names
+    (:func:`schedtutor.settings.free_threaded_python`), else the first of
+    :data:`FREE_THREADED_COMMANDS` on the ``PATH``; without either, one line
+    of ``RuntimeError`` saying how to get one.  It must have schedtutor
+    installed, which this does not check (:func:`measure_in` does).
+    """
+    named = settings.free_threaded_python()
+    if named:
+        return named
+    for command in FREE_THREADED_COMMANDS:
+        found = shutil.which(command)
+        if found:
+            return found
+    raise RuntimeError(
+        f"no free-threaded Python: put {' or '.join(FREE_THREADED_COMMANDS)} on the PATH, "
+        f"or name one in {settings.FREE_THREADED_PYTHON}"
+    )
 
 
 def measure_in(
