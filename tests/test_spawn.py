@@ -38,6 +38,11 @@ class TestExtra:
         bare_start, _ = _spawn.extra(frozenset())
         assert start > bare_start >= 0 and stop >= 0
 
+    def test_it_sees_whether_numpy_is_imported_before_the_first_task(self) -> None:
+        """A module that imports NumPy at its top level leaves nothing for NumPy work to import."""
+        assert not _spawn.has_numpy(frozenset({"schedtutor._work"}))
+        assert _spawn.has_numpy(frozenset({"schedtutor._work", "numpy.linalg"}))
+
     def test_it_is_measured_once(self) -> None:
         """The same program and modules are probed once in a process."""
         names = frozenset({"json"})

@@ -21,7 +21,12 @@ would) and imports the graph's modules; and how much longer such a process
 takes to exit (its interpreter tears those modules down too).  A second,
 untimed-for-imports run without the main module and the modules gives the
 shutdown to subtract.  Both figures are measured once per main module and
-set of modules in a process, and are never negative.
+set of modules in a process, and are never negative.  The same probe tells
+whether a worker has NumPy imported before its first task (:func:`has_numpy`):
+if not, its first NumPy work imports it, which costs what
+:attr:`schedtutor.calibration.Costs.process_numpy` says (calibrated with worker
+processes importing it side by side, as they do: alone, a probe imports it in
+about half that time).
 
 A probe runs the main module's top level, as each spawned worker will: a
 script whose top level (not under ``if __name__ == "__main__":``) predicts
@@ -43,7 +48,7 @@ from typing import Any
 
 from schedtutor._base import task_modules
 
-__all__ = ["extra", "modules"]
+__all__ = ["extra", "has_numpy", "modules"]
 
 BASELINE = ("dask.local", "schedtutor._tracing", "schedtutor._work", "schedtutor._worker_setup")
 """What the calibration's workers import to run their tasks (a traced op of the library's)."""
@@ -73,10 +78,12 @@ for name in names:
         importlib.import_module(name)
     except Exception:
         pass
-print(json.dumps([started, time.perf_counter()]), flush=True)
+print(json.dumps([started, time.perf_counter(), "numpy" in sys.modules]), flush=True)
 """
 
 _found: dict[tuple[Any, ...], tuple[float, float]] = {}
+_numpy_after: dict[tuple[Any, ...], bool] = {}
+"""Whether NumPy was imported once the probe had run the main module and imported the names."""
 _lock = threading.Lock()
 
 
@@ -96,12 +103,26 @@ def extra(names: frozenset[str]) -> tuple[float, float]:
     calibration's start-up and to its shutdown (0, 0 inside a probe, or if it fails)."""
     if _IN_PROBE:
         return 0.0, 0.0
+    return _probed(names)[0]
+
+
+def has_numpy(names: frozenset[str]) -> bool:
+    """Return whether a spawned worker of this program needing ``names`` has imported NumPy
+    before its first task (its main module or one of ``names`` did); False if unknown."""
+    if _IN_PROBE:
+        return False
+    return _probed(names)[1]
+
+
+def _probed(names: frozenset[str]) -> tuple[tuple[float, float], bool]:
+    """The probe's figures for ``names``, measured once per main module and set of names."""
     data = _preparation()
     key = (json.dumps(data, sort_keys=True), _stamp(data), names)
     with _lock:
         if key not in _found:
-            _found[key] = _measure(data, sorted(names))
-        return _found[key]
+            *extra_seconds, _numpy_after[key] = _measure(data, sorted(names))
+            _found[key] = (extra_seconds[0], extra_seconds[1])
+        return _found[key], _numpy_after[key]
 
 
 def _preparation() -> dict[str, Any]:
@@ -126,18 +147,19 @@ def _stamp(data: Mapping[str, Any]) -> float:
         return 0.0
 
 
-def _measure(data: dict[str, Any], names: list[str]) -> tuple[float, float]:
+def _measure(data: dict[str, Any], names: list[str]) -> tuple[float, float, bool]:
     """Probe twice -- with the main module and ``names``, and without -- and compare."""
     try:
-        imports, teardown = _probe(data, names)
-        _, bare_teardown = _probe({}, [])
+        imports, teardown, numpy = _probe(data, names)
+        _, bare_teardown, _ = _probe({}, [])
     except (OSError, ValueError, subprocess.SubprocessError):
-        return 0.0, 0.0
-    return max(imports, 0.0), max(teardown - bare_teardown, 0.0)
+        return 0.0, 0.0, False
+    return max(imports, 0.0), max(teardown - bare_teardown, 0.0), numpy
 
 
-def _probe(data: dict[str, Any], names: list[str]) -> tuple[float, float]:
-    """Return the probe's timed imports and the seconds from their end to its exit."""
+def _probe(data: dict[str, Any], names: list[str]) -> tuple[float, float, bool]:
+    """Return the probe's timed imports, the seconds from their end to its exit, and
+    whether NumPy was imported by then."""
     code = _PROBE.format(baseline=", ".join(BASELINE))
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(data), json.dumps(names)],
@@ -148,5 +170,5 @@ def _probe(data: dict[str, Any], names: list[str]) -> tuple[float, float]:
         check=True,
     )
     exited = time.perf_counter()
-    started, ready = json.loads(done.stdout.strip().splitlines()[-1])
-    return ready - started, exited - ready
+    started, ready, numpy = json.loads(done.stdout.strip().splitlines()[-1])
+    return ready - started, exited - ready, bool(numpy)

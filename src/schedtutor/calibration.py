@@ -89,10 +89,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from schedtutor import _work, settings
 from schedtutor.schedulers import check_options, open_scheduler
+
+if TYPE_CHECKING:  # for annotations only: calibrate imports trace when it runs
+    from schedtutor.trace import TaskSpan, Trace
 
 __all__ = [
     "DEFAULT_COSTS",
@@ -135,6 +138,9 @@ class Costs:
     """From a batch's end in its process until its dependents can be handed out."""
     process_stop: float = 0.05
     """Shutting the process pool down after the last result."""
+    process_numpy: float = 0.1
+    """What a worker process's first NumPy work adds when nothing it ran before imported
+    NumPy: the import, as worker processes spawned together pay it, side by side."""
     distributed_start: float = 0.015
     """From ``compute`` until the first task starts on a worker."""
     distributed_hop: float = 0.008
@@ -167,7 +173,13 @@ DEFAULT_COSTS = Costs()
 MEASURED: dict[str, tuple[str, ...]] = {
     "sync": ("sync_task",),
     "threads": ("local_task", "python_shared", "numpy_beside_python"),
-    "processes": ("process_start", "process_stagger", "process_hop", "process_stop"),
+    "processes": (
+        "process_start",
+        "process_stagger",
+        "process_hop",
+        "process_stop",
+        "process_numpy",
+    ),
     "distributed": (
         "distributed_start",
         "distributed_hop",
@@ -198,6 +210,10 @@ QUIET = 0.25
 """Seconds a measurement in a fresh process may take before the built-in costs are used."""
 
 
+NUMPY_WORK = 0.02
+"""Seconds of NumPy work in each task :func:`calibrate` times a worker's NumPy import with."""
+
+
 def calibrate(
     scheduler: str = "processes", repeat: int = 7, costs: Costs | None = None, **options: Any
 ) -> Costs:
@@ -212,8 +228,9 @@ def calibrate(
     fresh worker process's start-up (from traces of a one-task graph), how
     much later each of two starts when they are spawned together (two 0.3 s
     tasks with ``chunksize=1``), how long a finished task's result takes to
-    reach a dependent (a third task waiting for both), and the pool's
-    shutdown: about a second per repeat (seven by default: a spawn's start-up
+    reach a dependent (a third task waiting for both), what a worker's first
+    NumPy work adds (two tasks of 0.02 s of NumPy work, spawned together), and
+    the pool's shutdown: about 1.4 s per repeat (seven by default: a spawn's start-up
     varies from run to run, and with fewer repeats one slow start moves the
     figures every processes prediction rests on).  For
     distributed: the start, hop and stop latencies, from traces of a short
@@ -250,6 +267,14 @@ def calibrate(
         two = delayed(list)([delayed(_work.do_work)(0.3, "sleep") for _ in range(2)])
         singles = [trace(one, "processes", **options) for _ in range(repeat)]
         pairs = [trace(two, "processes", **{**options, "chunksize": 1}) for _ in range(repeat)]
+        # two processes spawned together, each beginning with NumPy work: it imports NumPy first
+        numpy_two = delayed(list)([delayed(_work.do_work)(NUMPY_WORK, "numpy") for _ in range(2)])
+        numpy_pairs = [
+            trace(numpy_two, "processes", **{**options, "chunksize": 1}) for _ in range(repeat)
+        ]
+        numpy_firsts = [  # each process's first task imported NumPy (with one process, one)
+            first.end - first.start - NUMPY_WORK for t in numpy_pairs for first in _firsts(t)
+        ]
         single_start = statistics.median(t.spans[0].start for t in singles)
         works = [[s for s in t.spans if s.name == "do_work"] for t in pairs]
         # only where the two ran in two processes (not with num_workers=1)
@@ -270,6 +295,7 @@ def calibrate(
             ),
             process_hop=max(statistics.median(hops), 0.0),
             process_stop=statistics.median(t.seconds - t.spans[-1].end for t in singles + pairs),
+            process_numpy=max(statistics.median(numpy_firsts), 0.0),
         )
     with open_scheduler("distributed", **options) as opened:
         traces = [trace(_chain(), "distributed", client=opened.client) for _ in range(repeat)]
@@ -283,6 +309,15 @@ def calibrate(
         distributed_pace=pace,
         distributed_cpus=crowding,
     )
+
+
+def _firsts(traced: Trace) -> list[TaskSpan]:
+    """The first ``do_work`` span of each process of ``traced``."""
+    firsts: dict[str, TaskSpan] = {}
+    for span in sorted(traced.spans, key=lambda s: s.start):
+        if span.name == "do_work":
+            firsts.setdefault(span.process, span)
+    return list(firsts.values())
 
 
 def check_costs(costs: object) -> Costs:

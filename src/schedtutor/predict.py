@@ -103,7 +103,7 @@ the costs :func:`~schedtutor.calibration.machine_costs` measured once and
 kept cannot follow it); imports a task makes while it
 runs (those of its function's module and its arguments' types are, by
 :mod:`schedtutor._spawn`, and NumPy's, which a worker process pays right before
-its first NumPy work); the stalls of threads taking turns at one GIL
+its first NumPy work: :attr:`Costs.process_numpy`); the stalls of threads taking turns at one GIL
 when other programs keep the CPUs busy (a thread the system pauses while it
 holds the GIL holds up the others of its process, so two threads of NumPy
 work beside a busy program get less than their share of the CPUs); the
@@ -263,9 +263,10 @@ def predict(
                 needed = _spawn.modules(dsk)
                 start, stop = _spawn.extra(needed)
                 if any(kind == "numpy" for job in jobs for _, _, kind in job.segments):
-                    # NumPy work imports NumPy where it runs, unless a module did already
-                    numpy_start, stop = _spawn.extra(needed | {"numpy"})
-                    numpy_import = max(numpy_start - start, 0.0)
+                    # NumPy work imports NumPy where it runs, unless a module did already;
+                    # a worker that imported it also takes longer to exit
+                    _, stop = _spawn.extra(needed | {"numpy"})
+                    numpy_import = 0.0 if _spawn.has_numpy(needed) else costs.process_numpy
                 costs = replace(
                     costs,
                     process_start=costs.process_start + start,
