@@ -120,8 +120,8 @@ def _probed(names: frozenset[str]) -> tuple[tuple[float, float], bool]:
     key = (json.dumps(data, sort_keys=True), _stamp(data), names)
     with _lock:
         if key not in _found:
-            *extra_seconds, _numpy_after[key] = _measure(data, sorted(names))
-            _found[key] = (extra_seconds[0], extra_seconds[1])
+            start, stop, numpy = _measure(data, sorted(names))
+            _found[key], _numpy_after[key] = (start, stop), numpy
         return _found[key], _numpy_after[key]
 
 
