@@ -94,7 +94,7 @@ worker's own event loop takes turns at its GIL; NumPy work lets the GIL go).
 
 **The costs** are the machine's, not the graph's: :data:`DEFAULT_COSTS` are
 those of a quiet 2-CPU Linux machine; :func:`calibrate` measures them here and
-now, in a few seconds, from traces of tiny graphs.
+now, in seconds (about ten for processes), from traces of tiny graphs.
 
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine, and, on a shared virtual
@@ -103,8 +103,10 @@ the costs :func:`~schedtutor.calibration.machine_costs` measured once and
 kept cannot follow it); imports a task makes while it
 runs (those of its function's module and its arguments' types are, by
 :mod:`schedtutor._spawn`, and NumPy's, which a worker process pays right before
-its first NumPy work: :attr:`Costs.process_numpy`); the stalls of threads taking turns at one GIL
-when other programs keep the CPUs busy (a thread the system pauses while it
+its first NumPy work: :attr:`Costs.process_numpy`); which idle worker process
+takes a batch (they wait on one queue; the model hands it to the first free
+one, which matters when only some have imported NumPy); the stalls of threads
+taking turns at one GIL when other programs keep the CPUs busy (a thread the system pauses while it
 holds the GIL holds up the others of its process, so two threads of NumPy
 work beside a busy program get less than their share of the CPUs); the
 distributed scheduler's memory limits, and the time to move a large input to
