@@ -81,9 +81,9 @@ for name in names:
 print(json.dumps([started, time.perf_counter(), "numpy" in sys.modules]), flush=True)
 """
 
-_found: dict[tuple[Any, ...], tuple[float, float]] = {}
-_numpy_after: dict[tuple[Any, ...], bool] = {}
-"""Whether NumPy was imported once the probe had run the main module and imported the names."""
+_found: dict[tuple[Any, ...], tuple[tuple[float, float], bool]] = {}
+"""Each probe's extra start-up and shutdown, and whether NumPy was imported once it had
+run the main module and imported the names."""
 _lock = threading.Lock()
 
 
@@ -121,8 +121,8 @@ def _probed(names: frozenset[str]) -> tuple[tuple[float, float], bool]:
     with _lock:
         if key not in _found:
             start, stop, numpy = _measure(data, sorted(names))
-            _found[key], _numpy_after[key] = (start, stop), numpy
-        return _found[key], _numpy_after[key]
+            _found[key] = ((start, stop), numpy)
+        return _found[key]
 
 
 def _preparation() -> dict[str, Any]:
