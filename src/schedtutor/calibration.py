@@ -230,9 +230,10 @@ def calibrate(
     tasks with ``chunksize=1``), how long a finished task's result takes to
     reach a dependent (a third task waiting for both), what a worker's first
     NumPy work adds (two tasks of 0.02 s of NumPy work, spawned together), and
-    the pool's shutdown: about 1.4 s per repeat (seven by default: a spawn's start-up
-    varies from run to run, and with fewer repeats one slow start moves the
-    figures every processes prediction rests on).  For
+    the pool's shutdown: each repeat traces those three graphs (seven repeats
+    by default: a spawn's start-up varies from run to run, and with fewer
+    repeats one slow start moves the figures every processes prediction rests
+    on).  For
     distributed: the start, hop and stop latencies, from traces of a short
     chain on the cluster ``options`` describe, and how fast CPU work runs
     there: alone (one 0.3 s task of Python work) and with every worker thread

@@ -94,7 +94,7 @@ worker's own event loop takes turns at its GIL; NumPy work lets the GIL go).
 
 **The costs** are the machine's, not the graph's: :data:`DEFAULT_COSTS` are
 those of a quiet 2-CPU Linux machine; :func:`calibrate` measures them here and
-now, in seconds (about ten for processes), from traces of tiny graphs.
+now, from traces of tiny graphs.
 
 **Not modelled**: the run-to-run variation of the spawn pool's start-up
 (large when other programs load the machine, and, on a shared virtual
