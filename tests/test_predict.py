@@ -152,6 +152,29 @@ class TestAgainstTraces:
         assert _side_by_side(traced) is _side_by_side(predicted) is together
         assert (len({s.process for s in traced.spans}) == 1) is (not together)
 
+    def test_the_process_idle_longest_takes_the_next_task(self, no_leaks: None) -> None:
+        """Two tasks ready at once go first to the worker process that has waited longer.
+
+        ``short`` ends first and its process waits on the pool's queue; when
+        ``long`` ends, ``first`` and ``second`` are handed out together, and
+        the process that ran ``short`` takes the one Dask submits first.  Which process
+        runs a task is what decides where NumPy's import is paid.
+        """
+        long = add(1, 2, delay=3 * DELAY, work="sleep")
+        short = add(3, 4, delay=DELAY, work="sleep")
+        first, second = add(long, 0, delay=DELAY), add(long, 1, delay=DELAY)
+        graph = add(first, add(second, short, delay=0), delay=0)
+        options = {"num_workers": 2, "chunksize": 1}
+        traced = {s.key: s.process for s in trace(graph, "processes", **options).spans}
+        predicted = {s.key: s.process for s in predict(graph, "processes", **options).spans}
+        same = {predicted[task.key]: traced[task.key] for task in (long, short)}
+        assert len(same) == 2, predicted  # long and short start in two processes
+        assert {same[predicted[k]] for k in (first.key, second.key)} == set(same.values())
+        assert all(same[predicted[k]] == traced[k] for k in (first.key, second.key)), (
+            predicted,
+            traced,
+        )
+
     @pytest.mark.parametrize(("name", "options", "work", "together"), CLUSTER_CASES)
     def test_distributed(
         self, name: str, options: dict[str, Any], work: str, together: bool, no_leaks: None

@@ -303,7 +303,10 @@ def run_local(
     does, when a batch is submitted and no process is idle, and can take
     work ``spawn`` seconds later, plus ``stagger`` for each other process
     starting beside it: processes spawned together compete for the CPUs while
-    they import, and all of them start later, not only the last.  A process
+    they import, and all of them start later, not only the last.  Idle worker
+    processes wait on the pool's one call queue, the first to wait holding its
+    read lock, so the process that has been idle longest takes the next batch
+    (``multiprocessing.queues.Queue.get``).  A process
     that has not imported NumPy yet spends ``numpy_import`` seconds of Python
     work on it right before the first NumPy segment it is handed (the library's
     NumPy work imports it there).
@@ -351,8 +354,11 @@ def run_local(
     def dispatch() -> None:
         while pool and free_slots:
             batch = pool.popleft()
-            slot = min(free_slots)
-            free_slots.remove(slot)
+            if spawn is None:
+                slot = min(free_slots)
+                free_slots.remove(slot)
+            else:  # the worker process that has waited longest on the pool's queue
+                slot = free_slots.pop(0)
             segments = [s for i in batch for s in jobs[i].segments]
             process = machine.slot_process[slot]
             if numpy_import > 0 and process not in with_numpy:

@@ -44,9 +44,10 @@ task-spec graphs alone), and starts a fresh spawn pool every compute: a worker
 process is spawned when a batch finds none idle and takes work
 :attr:`Costs.process_start` seconds later (:attr:`~Costs.process_stagger` more
 for each other process starting beside it: processes spawned together slow
-each other down); a finished batch reaches the main loop
-:attr:`~Costs.process_hop` later; shutting the pool down costs
-:attr:`~Costs.process_stop`.
+each other down); idle worker processes wait on the pool's one queue, and
+the one that has waited longest takes the next batch; a finished batch
+reaches the main loop :attr:`~Costs.process_hop` later; shutting the pool
+down costs :attr:`~Costs.process_stop`.
 
 **Distributed** (:func:`schedtutor._distributed_model.run_distributed`):
 ``n_workers`` x ``threads_per_worker`` threads (2 x 1 by default, or read
@@ -103,9 +104,7 @@ the costs :func:`~schedtutor.calibration.machine_costs` measured once and
 kept cannot follow it); imports a task makes while it
 runs (those of its function's module and its arguments' types are, by
 :mod:`schedtutor._spawn`, and NumPy's, which a worker process pays right before
-its first NumPy work: :attr:`Costs.process_numpy`); which idle worker process
-takes a batch (they wait on one queue; the model hands it to the first free
-one, which matters when only some have imported NumPy); the stalls of threads
+its first NumPy work: :attr:`Costs.process_numpy`); the stalls of threads
 taking turns at one GIL when other programs keep the CPUs busy (a thread the system pauses while it
 holds the GIL holds up the others of its process, so two threads of NumPy
 work beside a busy program get less than their share of the CPUs); the
