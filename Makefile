@@ -97,7 +97,7 @@ test: $(STAMP) dot chromium free-threaded
 	$(PY) -m pytest
 
 # Benchmarks: ratios measured side by side, with targets; results in benchmarks/last-run.json
-# (and the prediction-accuracy table in benchmarks/prediction-accuracy.md).  About 54 minutes.
+# (and the prediction-accuracy table in benchmarks/prediction-accuracy.md).  About an hour.
 bench: $(STAMP) dot free-threaded-for-docs
 	$(PY) benchmarks/bench.py
 
