@@ -354,7 +354,7 @@ def run_local(
     def dispatch() -> None:
         while pool and free_slots:
             batch = pool.popleft()
-            if spawn is None:
+            if spawn is None:  # threads share one process: which one changes no time
                 slot = min(free_slots)
                 free_slots.remove(slot)
             else:  # the worker process that has waited longest on the pool's queue
