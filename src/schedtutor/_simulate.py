@@ -13,12 +13,14 @@ sleep     1: sleeping needs nothing
 lock      1 once it holds its process's lock; 0 (a lock wait) before
 python    its share of the process's GIL, times its share of a CPU, times ``pace``
 numpy     its share of a CPU: NumPy's loops release the GIL
+import    its share of a CPU: a worker process importing NumPy
 ========  ==========================================================
 
 where a busy thread's share of a CPU is ``min(1, cpus / (demand +
 background))``: ``demand`` counts one busy thread per process running Python
-work (they take turns at its GIL) plus one per running NumPy segment, and
-``background`` the CPUs kept busy by anything else (0 on a quiet machine).
+work (they take turns at its GIL), one per running NumPy segment, and
+:data:`IMPORT_CPUS` per import of NumPy, and ``background`` the CPUs kept
+busy by anything else (0 on a quiet machine).
 ``pace`` is the share of the GIL's time Python work gets at all: 1 in a local
 pool; a little less on a distributed worker, whose own threads (its event
 loop, heartbeats) take turns at the GIL; NumPy work, which lets the GIL go,
@@ -45,6 +47,13 @@ from functools import partial
 from typing import Any
 
 INF = float("inf")
+
+IMPORT_CPUS = 2
+"""The CPUs a worker process importing NumPy keeps busy: its own thread, and the
+thread NumPy's BLAS library (OpenBLAS) starts during the import, which spins
+until the import is done.  Measured on two CPUs: ``import numpy`` took 0.07-0.1 s
+and 0.13-0.19 CPU-seconds alone, 0.1-0.15 s beside a busy CPU, 0.13-0.15 s two at
+once; with ``OPENBLAS_NUM_THREADS=1`` its CPU time equalled its wall time."""
 
 Segment = tuple[Any, float, str]
 """``(key, seconds, kind)``: one original task's work inside a scheduled task."""
@@ -229,6 +238,8 @@ class Machine:
                 python[run.process] = python.get(run.process, 0) + 1
             elif run.kind == "numpy":
                 numpy += 1
+            elif run.kind == "import":
+                numpy += IMPORT_CPUS
         demand = len(python) + numpy
         cpu = min(1.0, self.cpus / (demand + self.background)) if demand else 1.0
         for run in self._active:
@@ -240,6 +251,8 @@ class Machine:
                 run.rate = self.pace * cpu / sharing * share
             elif run.kind == "numpy":
                 run.rate = cpu * (self.numpy_share if run.process in python else 1.0)
+            elif run.kind == "import":
+                run.rate = cpu
             else:
                 run.rate = 1.0
         self._dirty = False
@@ -307,9 +320,9 @@ def run_local(
     processes wait on the pool's one call queue, the first to wait holding its
     read lock, so the process that has been idle longest takes the next batch
     (``multiprocessing.queues.Queue.get``).  A process
-    that has not imported NumPy yet spends ``numpy_import`` seconds of Python
-    work on it right before the first NumPy segment it is handed (the library's
-    NumPy work imports it there).
+    that has not imported NumPy yet imports it right before the first NumPy
+    segment it is handed (the library's NumPy work imports it there): an
+    ``import`` segment of ``numpy_import`` seconds at full pace.
     """
     waiting = [len(job.dependencies) for job in jobs]
     roots = [i for i, n in enumerate(waiting) if n == 0]
@@ -364,7 +377,7 @@ def run_local(
             if numpy_import > 0 and process not in with_numpy:
                 first = next((n for n, s in enumerate(segments) if s[2] == "numpy"), None)
                 if first is not None:  # the import: no task of its own, no span
-                    segments.insert(first, (None, numpy_import, "python"))
+                    segments.insert(first, (None, numpy_import, "import"))
                     with_numpy.add(process)
             machine.start(slot, segments, partial(batch_done, batch=batch), wake=True)
 

@@ -24,9 +24,8 @@ shutdown to subtract.  Both figures are measured once per main module and
 set of modules in a process, and are never negative.  The same probe tells
 whether a worker has NumPy imported before its first task (:func:`has_numpy`):
 if not, its first NumPy work imports it, which costs what
-:attr:`schedtutor.calibration.Costs.process_numpy` says (calibrated with worker
-processes importing it side by side, as they do: alone, a probe imports it in
-about half that time).
+:attr:`schedtutor.calibration.Costs.process_numpy` says (at full pace; the
+model slows it down beside other work, see :data:`schedtutor._simulate.IMPORT_CPUS`).
 
 A probe runs the main module's top level, as each spawned worker will: a
 script whose top level (not under ``if __name__ == "__main__":``) predicts

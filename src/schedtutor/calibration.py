@@ -138,9 +138,11 @@ class Costs:
     """From a batch's end in its process until its dependents can be handed out."""
     process_stop: float = 0.05
     """Shutting the process pool down after the last result."""
-    process_numpy: float = 0.1
+    process_numpy: float = 0.06
     """What a worker process's first NumPy work adds when nothing it ran before imported
-    NumPy: the import, as worker processes spawned together pay it, side by side."""
+    NumPy: the import, when it has two CPUs to itself.  It keeps two CPUs busy (see
+    :data:`schedtutor._simulate.IMPORT_CPUS`), so beside other work, or another
+    import, it takes longer (two side by side on two CPUs: twice as long)."""
     distributed_start: float = 0.015
     """From ``compute`` until the first task starts on a worker."""
     distributed_hop: float = 0.008
@@ -199,7 +201,7 @@ USES: dict[str, tuple[str, ...]] = {
 """Whose measured costs each scheduler's model uses: a distributed worker's threads
 share a GIL as the threads scheduler's do."""
 
-_FORMAT = 3
+_FORMAT = 4
 """The way of measuring: a change to :func:`calibrate` that changes its figures bumps it,
 so that costs measured the old way are measured again."""
 
@@ -273,9 +275,7 @@ def calibrate(
         numpy_pairs = [
             trace(numpy_two, "processes", **{**options, "chunksize": 1}) for _ in range(repeat)
         ]
-        numpy_firsts = [  # each process's first task imported NumPy (with one process, one)
-            first.end - first.start - NUMPY_WORK for t in numpy_pairs for first in _firsts(t)
-        ]
+        numpy_imports = [_numpy_import(t, costs.background) for t in numpy_pairs]
         single_start = statistics.median(t.spans[0].start for t in singles)
         works = [[s for s in t.spans if s.name == "do_work"] for t in pairs]
         # only where the two ran in two processes (not with num_workers=1)
@@ -296,7 +296,7 @@ def calibrate(
             ),
             process_hop=max(statistics.median(hops), 0.0),
             process_stop=statistics.median(t.seconds - t.spans[-1].end for t in singles + pairs),
-            process_numpy=max(statistics.median(numpy_firsts), 0.0),
+            process_numpy=max(statistics.median(i for some in numpy_imports for i in some), 0.0),
         )
     with open_scheduler("distributed", **options) as opened:
         traces = [trace(_chain(), "distributed", client=opened.client) for _ in range(repeat)]
@@ -310,6 +310,23 @@ def calibrate(
         distributed_pace=pace,
         distributed_cpus=crowding,
     )
+
+
+def _numpy_import(traced: Trace, background: float) -> list[float]:
+    """What importing NumPy took each process of ``traced``, at full pace.
+
+    Each process's first task does :data:`NUMPY_WORK` of NumPy work, and imports
+    NumPy first; the processes import it side by side, each keeping
+    :data:`schedtutor._simulate.IMPORT_CPUS` CPUs busy, so each went at the
+    pace the model gives them (two on two CPUs: half pace).
+    """
+    from dask.system import CPU_COUNT
+
+    from schedtutor._simulate import IMPORT_CPUS
+
+    firsts = _firsts(traced)
+    pace = min(1.0, int(CPU_COUNT) / (IMPORT_CPUS * len(firsts) + background))
+    return [(first.end - first.start - NUMPY_WORK) * pace for first in firsts]
 
 
 def _firsts(traced: Trace) -> list[TaskSpan]:

@@ -92,6 +92,11 @@ the :attr:`Costs.background` CPUs that other programs keep busy, each busy
 thread getting ``min(1, CPU_COUNT / (ours + background))`` of a CPU; Python
 work on a distributed worker gets :attr:`Costs.distributed_pace` of that (the
 worker's own event loop takes turns at its GIL; NumPy work lets the GIL go).
+A worker process that has not imported NumPy imports it right before its
+first NumPy work (:attr:`Costs.process_numpy`), and keeps two CPUs busy
+meanwhile (NumPy's BLAS library starts a thread that spins until the import
+is done): alone on two CPUs it takes that long, beside a busy CPU or another
+import longer, and the work beside it slows too.
 
 **The costs** are the machine's, not the graph's: :data:`DEFAULT_COSTS` are
 those of a quiet 2-CPU Linux machine; :func:`calibrate` measures them here and
@@ -103,8 +108,9 @@ machine, from one stretch of minutes to the next even when it is idle:
 the costs :func:`~schedtutor.calibration.machine_costs` measured once and
 kept cannot follow it); imports a task makes while it
 runs (those of its function's module and its arguments' types are, by
-:mod:`schedtutor._spawn`, and NumPy's, which a worker process pays right before
-its first NumPy work: :attr:`Costs.process_numpy`); the stalls of threads
+:mod:`schedtutor._spawn`, and NumPy's, above); BLAS settings that keep NumPy
+from starting threads (``OPENBLAS_NUM_THREADS=1``: the import then keeps one
+CPU busy, not two); the stalls of threads
 taking turns at one GIL when other programs keep the CPUs busy (a thread the system pauses while it
 holds the GIL holds up the others of its process, so two threads of NumPy
 work beside a busy program get less than their share of the CPUs); the
