@@ -230,17 +230,17 @@ class Machine:
 
     def _rates(self) -> None:
         python: dict[int, int] = {}
-        numpy = 0
+        other_cpus = 0  # busy with NumPy work and imports: not counted per GIL as Python is
         for run in self._active:
             if run.phase != "work" or not run.running:
                 continue
             if run.kind == "python":
                 python[run.process] = python.get(run.process, 0) + 1
             elif run.kind == "numpy":
-                numpy += 1
+                other_cpus += 1
             elif run.kind == "import":
-                numpy += IMPORT_CPUS
-        demand = len(python) + numpy
+                other_cpus += IMPORT_CPUS
+        demand = len(python) + other_cpus
         cpu = min(1.0, self.cpus / (demand + self.background)) if demand else 1.0
         for run in self._active:
             if run.phase != "work":
