@@ -231,7 +231,8 @@ def calibrate(
     much later each of two starts when they are spawned together (two 0.3 s
     tasks with ``chunksize=1``), how long a finished task's result takes to
     reach a dependent (a third task waiting for both), what a worker's first
-    NumPy work adds (two tasks of 0.02 s of NumPy work, spawned together), and
+    NumPy work adds (two tasks of 0.02 s of NumPy work, spawned together: each
+    imports NumPy beside the other, at the pace the model gives two imports), and
     the pool's shutdown: each repeat traces those three graphs (seven repeats
     by default: a spawn's start-up varies from run to run, and with fewer
     repeats one slow start moves the figures every processes prediction rests
