@@ -55,6 +55,12 @@ until the import is done.  Measured on two CPUs: ``import numpy`` took 0.07-0.1 
 and 0.13-0.19 CPU-seconds alone, 0.1-0.15 s beside a busy CPU, 0.13-0.15 s two at
 once; with ``OPENBLAS_NUM_THREADS=1`` its CPU time equalled its wall time."""
 
+
+def cpu_share(cpus: int, demand: float, background: float = 0.0) -> float:
+    """The share of a CPU each of ``demand`` busy threads gets beside ``background`` others."""
+    return min(1.0, cpus / (demand + background))
+
+
 Segment = tuple[Any, float, str]
 """``(key, seconds, kind)``: one original task's work inside a scheduled task."""
 
@@ -241,7 +247,7 @@ class Machine:
             elif run.kind == "import":
                 other_cpus += IMPORT_CPUS
         demand = len(python) + other_cpus
-        cpu = min(1.0, self.cpus / (demand + self.background)) if demand else 1.0
+        cpu = cpu_share(self.cpus, demand, self.background) if demand else 1.0
         for run in self._active:
             if run.phase != "work":
                 run.rate = 1.0

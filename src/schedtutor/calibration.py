@@ -323,10 +323,10 @@ def _numpy_import(traced: Trace, background: float) -> list[float]:
     """
     from dask.system import CPU_COUNT
 
-    from schedtutor._simulate import IMPORT_CPUS
+    from schedtutor._simulate import IMPORT_CPUS, cpu_share
 
     firsts = _firsts(traced)
-    pace = min(1.0, int(CPU_COUNT) / (IMPORT_CPUS * len(firsts) + background))
+    pace = cpu_share(int(CPU_COUNT), IMPORT_CPUS * len(firsts), background)
     return [(first.end - first.start - NUMPY_WORK) * pace for first in firsts]
 
 
