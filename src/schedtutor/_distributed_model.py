@@ -6,7 +6,9 @@
 each worker run what it holds in priority order, and adds the round trips
 through the scheduler as fixed latencies.  A task with dependencies goes to
 the worker ``Scheduler.worker_objective`` prefers among those holding one of
-them: the earliest start, then the fewest results held (replicas count);
+them: the earliest start (its tasks' estimated durations, and the inputs it
+must still fetch for them: a few bytes over the bandwidth, which decide between
+workers given equal work), then the fewest results held (replicas count);
 between equals, the first a set of them yields, which follows their hashes
 (:attr:`History.worker_hashes`).  A task sent to a worker that lacks one of its
 inputs waits there while the worker fetches it (a round trip), and meanwhile the
@@ -235,6 +237,9 @@ class _Cluster:
         self.rootish = _rootish(jobs, sum(map(len, workers)))
         self.waiting = [len(job.dependencies) for job in jobs]
         self.held: list[set[int]] = [set() for _ in workers]  # results in each worker's memory
+        # WorkerState.needs_what: the results each worker must fetch for the tasks it has,
+        # counted by task
+        self.needs: list[Counter[int]] = [Counter() for _ in workers]
         self.unfinished_dependents = [len(job.dependents) for job in jobs]
         hashes = history.worker_hashes if len(history.worker_hashes) == len(workers) else ()
         self.set_order = [(h & 7, w) for w, h in enumerate(hashes or [0] * len(workers))]
@@ -265,8 +270,19 @@ class _Cluster:
         return self.learned.get(self.prefix[i], self.history.unknown)
 
     def occupancy(self, w: int) -> float:  # Scheduler._calc_occupancy
+        """The work ``w`` has been given, in seconds, as the scheduler estimates it: each
+        task at its prefix's average, and the results it must fetch at the bandwidth.
+
+        The fetches weigh next to nothing, but they decide between two workers whose
+        tasks are otherwise equal: the one with less to fetch gets the next task.
+        """
         learned, unknown = self.learned, self.history.unknown
-        return sum(learned.get(p, unknown) * n for p, n in self.prefix_count[w].items())
+        compute = sum(learned.get(p, unknown) * n for p, n in self.prefix_count[w].items())
+        return compute + self.network(w)
+
+    def network(self, w: int) -> float:
+        """``WorkerState._network_occ`` over the bandwidth: what ``w`` has yet to fetch."""
+        return RESULT_SECONDS * len(self.needs[w])
 
     def submit(self, indices: list[int]) -> None:
         for i in indices:
@@ -315,14 +331,23 @@ class _Cluster:
         then set order."""
         return len(self.processing[w]) / len(self.workers[w]), self.set_order[w]
 
-    def assign(self, i: int, w: int) -> None:
+    def assign(self, i: int, w: int) -> None:  # WorkerState.add_to_processing
         self.processing[w].add(i)
         self.prefix_count[w][self.prefix[i]] += 1
+        for d in self.jobs[i].dependencies:
+            if d not in self.held[w]:
+                self.needs[w][d] += 1
         self.put_in_stealable(i, w)
 
-    def unassign(self, i: int, w: int) -> None:
+    def unassign(self, i: int, w: int) -> None:  # WorkerState.remove_from_processing
         self.processing[w].discard(i)
         self.prefix_count[w][self.prefix[i]] -= 1
+        needs = self.needs[w]
+        for d in self.jobs[i].dependencies:
+            if d in needs:
+                needs[d] -= 1
+                if not needs[d]:
+                    del needs[d]
         self.remove_from_stealable(i)
 
     def put_in_stealable(self, i: int, w: int) -> None:
@@ -366,7 +391,9 @@ class _Cluster:
         w, i = arg
         if i not in self.processing[w]:  # stolen while its dependencies came
             return
-        self.held[w].update(self.jobs[i].dependencies)  # a replica here too
+        for d in self.jobs[i].dependencies:  # WorkerState.add_replica: a replica here too
+            self.needs[w].pop(d, None)
+            self.held[w].add(d)
         self.ready(w, i)
 
     def ready(self, w: int, i: int) -> None:

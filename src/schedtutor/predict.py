@@ -52,8 +52,9 @@ down costs :attr:`~Costs.process_stop`.
 **Distributed** (:func:`schedtutor._distributed_model.run_distributed`):
 ``n_workers`` x ``threads_per_worker`` threads (2 x 1 by default, or read
 from ``client``/``address``); the scheduler's placement -- a task goes to the
-worker holding one of its dependencies where it would start first (then
-the one holding fewer results), a task without any round
+worker holding one of its dependencies where it would start first, counting
+the inputs each worker has yet to fetch for the tasks it holds (then the one
+holding fewer results), a task without any round
 robin to an empty worker, a *root-ish* task (of a large group) waits in the
 scheduler's queue for a free worker -- and each worker runs what it holds in
 priority order, once it holds the task's inputs too (fetching one from another
