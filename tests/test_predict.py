@@ -384,8 +384,8 @@ class TestAgainstTraces:
         ``Scheduler._calc_occupancy`` adds what a worker has yet to fetch for its
         tasks (bytes over the bandwidth) to their estimates: nanoseconds, but they
         decide between two workers that are otherwise equal, and the model counts
-        them (found tracing random graph 20 of the benchmark, whose last task went
-        to the worker without a fetch to make, 0.2 s earlier than modelled).
+        them (found tracing random graph 20 of the benchmark, where such a task went
+        to the worker without a fetch to make and ended 0.2 s earlier than modelled).
 
         ``s`` runs on the second worker; ``c`` and ``d``, each needing ``g``
         (first worker) and ``q`` (second), become ready together when ``g`` ends.
@@ -411,7 +411,6 @@ class TestAgainstTraces:
                 client.gather([c, d, s])
                 where = client.who_has([c, d])
                 assert {tuple(where[c.key]), tuple(where[d.key])} == {(first,), (second,)}, where
-                del held, q, s, g, c, d
 
     def test_a_running_cluster_is_read_before_predicting(self, no_leaks: None) -> None:
         """With a client, the model starts from what the scheduler has done and learned."""
@@ -777,7 +776,7 @@ class TestModel:
     def test_a_worker_that_must_fetch_loses_a_tie_in_the_model(self) -> None:
         """The model counts what a worker has yet to fetch into its occupancy.
 
-        Two workers each running a ``nap`` task; the first must still fetch an
+        Two workers each given a ``nap`` task; the first must still fetch an
         input for its own.  A task that needs one input from each goes to the
         second, though it holds more results.
         """
